@@ -1,0 +1,69 @@
+"""The result type of profiling a task dataset: named heuristics with their uncertainty."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Bumped whenever a heuristic's definition changes; predictors record the version they were trained on.
+FEATURIZER_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class TaskProfile:
+    """Heuristics of one task dataset.
+
+    ``heuristics`` maps each public heuristic name (e.g. ``"example_tokens_p95"``) to its value;
+    ``intervals`` maps summary statistics to a 95% confidence interval ``(low, high)`` when the
+    profile was computed on a sample (empty in exact mode).
+
+    Example:
+        >>> p = TaskProfile(heuristics={"n_examples": 10.0}, n_examples=10, n_profiled=10)
+        >>> TaskProfile.from_dict(p.to_dict()) == p
+        True
+    """
+
+    heuristics: dict[str, float]
+    n_examples: int
+    n_profiled: int
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    featurizer_version: str = FEATURIZER_VERSION
+    task_type: str | None = None
+    source: str | None = None
+    fingerprint: str | None = None
+    n_empty_outputs: int = 0
+    sampled: bool = False
+
+    def __getitem__(self, name: str) -> float:
+        return self.heuristics[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (NaN becomes ``None``)."""
+        d = asdict(self)
+        d["heuristics"] = {k: _json_float(v) for k, v in self.heuristics.items()}
+        d["intervals"] = {k: [_json_float(lo), _json_float(hi)] for k, (lo, hi) in self.intervals.items()}
+        return d
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TaskProfile":
+        """Inverse of :meth:`to_dict`; unknown keys are an error so typos do not pass silently."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TaskProfile fields: {sorted(unknown)}; expected some of {sorted(known)}")
+        d = dict(d)
+        d["heuristics"] = {k: (math.nan if v is None else float(v)) for k, v in d.get("heuristics", {}).items()}
+        d["intervals"] = {
+            k: (math.nan if lo is None else float(lo), math.nan if hi is None else float(hi))
+            for k, (lo, hi) in d.get("intervals", {}).items()
+        }
+        return cls(**d)
+
+
+def _json_float(v: float) -> float | None:
+    v = float(v)
+    return None if math.isnan(v) else v
