@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pathlib import Path
 from training_runs.tiny_model import write_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
