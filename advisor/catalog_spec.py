@@ -1,0 +1,232 @@
+"""Task catalogs: the YAML or CSV files that list many task datasets for batch scoring.
+
+One entry per task: a ``name``, where its data is (``dataset``: a file path or a Hugging Face id;
+or ``task_dir``: a folder with ``metadata.yaml`` + ``train.jsonl``), how its columns form
+(prompt, completion) pairs (``prompt_col``/``completion_col``; or ``input_columns`` + ``template`` +
+``target_col``; or ``metadata``: a metadata.yaml giving ``prompt_template``/``input_columns``/
+``target_col``), and optionally measured zero-shot ``base_scores`` per base model and a ``sample`` size.
+Relative paths are relative to the catalog file.
+
+YAML: a list of entries, or a mapping with a ``tasks`` list. CSV: one row per entry with the same
+column names; ``input_columns`` is comma-separated and each ``base_score:<model>`` column holds a
+measured base score.
+
+Example:
+    >>> entries = read_catalog("catalog.yaml")     # doctest: +SKIP
+    >>> entries[0].name, entries[0].load_kwargs()  # doctest: +SKIP
+    ('tickets', {'prompt_col': 'question', 'completion_col': 'answer'})
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import yaml
+
+
+class CatalogError(ValueError):
+    """The catalog file itself is malformed (the message names the entry and the problem)."""
+
+
+ENTRY_KEYS = frozenset({
+    "name", "dataset", "task_dir", "prompt_col", "completion_col", "template", "metadata",
+    "input_columns", "target_col", "base_scores", "base_models", "sample",
+})
+_BASE_SCORE_PREFIX = "base_score:"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One task of a catalog, with paths already resolved against the catalog's folder."""
+
+    name: str
+    dataset: str | None = None
+    task_dir: str | None = None
+    prompt_col: str | None = None
+    completion_col: str | None = None
+    template: str | None = None
+    metadata: str | None = None
+    input_columns: tuple[str, ...] | None = None
+    target_col: str | None = None
+    base_scores: dict[str, float] = field(default_factory=dict)
+    base_models: tuple[str, ...] | None = None
+    sample: int | None = None
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Column options for ``featurizers.load_task`` (template/columns read from ``metadata`` if given)."""
+        kwargs: dict[str, Any] = {}
+        template, input_columns, target_col = self.template, self.input_columns, self.target_col
+        if self.metadata:
+            meta = read_metadata(self.metadata)
+            template = template or meta.get("prompt_template")
+            input_columns = input_columns or _as_columns(meta.get("input_columns"), self.name)
+            target_col = target_col or meta.get("target_col")
+        if self.prompt_col or self.completion_col:
+            kwargs["prompt_col"] = self.prompt_col
+            kwargs["completion_col"] = self.completion_col
+        if template is not None:
+            kwargs["template"] = template
+        if input_columns:
+            kwargs["input_columns"] = list(input_columns)
+        if target_col is not None:
+            kwargs["target_col"] = target_col
+        return kwargs
+
+    def describe(self) -> str:
+        """Where the entry's data comes from, for tables and error messages."""
+        return self.task_dir or self.dataset or "?"
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A task's metadata.yaml as a dict (as the reference tasks describe theirs)."""
+    try:
+        meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"metadata file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"metadata file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"metadata file {path} must hold a mapping of keys")
+    return meta
+
+
+def _as_columns(value: Any, name: str) -> tuple[str, ...] | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        cols = [c.strip() for c in value.split(",") if c.strip()]
+    elif isinstance(value, (list, tuple)):
+        cols = [str(c).strip() for c in value]
+    else:
+        raise CatalogError(f"entry {name!r}: input_columns must be a list or a comma-separated string")
+    return tuple(cols) or None
+
+
+def _resolve(value: Any, base: Path) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+        return None
+    text = os.path.expanduser(str(value).strip())
+    path = Path(text)
+    if path.is_absolute():
+        return text
+    candidate = base / path
+    # A relative value that does not exist next to the catalog may be a Hugging Face id ("org/name").
+    if candidate.exists() or path.suffix or text.startswith("."):
+        return str(candidate)
+    return text
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    s = str(value)
+    return s if s.strip() else None
+
+
+def entry_from_mapping(raw: dict[str, Any], base: Path, index: int) -> CatalogEntry:
+    """Validate one raw entry (from YAML or a CSV row) and resolve its paths against ``base``."""
+    if not isinstance(raw, dict):
+        raise CatalogError(f"catalog entry #{index + 1} must be a mapping of keys, got {type(raw).__name__}")
+    raw = dict(raw)
+    base_scores: dict[str, float] = {}
+    for key in [k for k in raw if str(k).startswith(_BASE_SCORE_PREFIX)]:
+        value = raw.pop(key)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value).strip():
+            base_scores[str(key)[len(_BASE_SCORE_PREFIX):]] = value
+    name = _text(raw.get("name"))
+    label = repr(name) if name else f"#{index + 1}"
+    unknown = set(raw) - ENTRY_KEYS
+    if unknown:
+        raise CatalogError(f"catalog entry {label}: unknown keys {sorted(unknown)}; known keys are {sorted(ENTRY_KEYS)}"
+                           f" and {_BASE_SCORE_PREFIX}<model>")
+    if not name:
+        raise CatalogError(f"catalog entry {label} has no name")
+    dataset, task_dir = _resolve(raw.get("dataset"), base), _resolve(raw.get("task_dir"), base)
+    if bool(dataset) == bool(task_dir):
+        raise CatalogError(f"catalog entry {label}: give exactly one of 'dataset' (a file or HF id) or 'task_dir'")
+    scores = raw.get("base_scores") or {}
+    if not isinstance(scores, dict):
+        raise CatalogError(f"catalog entry {label}: base_scores must map base-model names to scores")
+    base_scores.update(scores)
+    checked: dict[str, float] = {}
+    for model, value in base_scores.items():
+        try:
+            score = float(value)
+        except (TypeError, ValueError):
+            raise CatalogError(f"catalog entry {label}: base score of {model!r} is not a number: {value!r}") from None
+        if not 0.0 <= score <= 1.0:
+            raise CatalogError(f"catalog entry {label}: base score of {model!r} must be in [0, 1], got {score}")
+        checked[str(model)] = score
+    sample = raw.get("sample")
+    if sample is not None and not (isinstance(sample, float) and math.isnan(sample)):
+        try:
+            sample = int(sample)
+        except (TypeError, ValueError):
+            raise CatalogError(f"catalog entry {label}: sample must be a whole number, got {sample!r}") from None
+        if sample <= 0:
+            raise CatalogError(f"catalog entry {label}: sample must be positive, got {sample}")
+    else:
+        sample = None
+    models = _as_columns(raw.get("base_models"), name)
+    return CatalogEntry(
+        name=name, dataset=dataset, task_dir=task_dir,
+        prompt_col=_text(raw.get("prompt_col")), completion_col=_text(raw.get("completion_col")),
+        template=_text(raw.get("template")), metadata=_resolve(raw.get("metadata"), base),
+        input_columns=_as_columns(raw.get("input_columns"), name), target_col=_text(raw.get("target_col")),
+        base_scores=checked, base_models=models, sample=sample,
+    )
+
+
+def parse_entries(raw_entries: Iterable[dict[str, Any]], base: str | os.PathLike[str] = ".") -> list[CatalogEntry]:
+    """Validate raw entries (dicts) into CatalogEntry objects; names must be unique."""
+    base = Path(base)
+    entries = [entry_from_mapping(raw, base, i) for i, raw in enumerate(raw_entries)]
+    if not entries:
+        raise CatalogError("the catalog lists no tasks")
+    seen: set[str] = set()
+    for e in entries:
+        if e.name in seen:
+            raise CatalogError(f"catalog entry name {e.name!r} appears more than once; names must be unique")
+        seen.add(e.name)
+    return entries
+
+
+def read_catalog(path: str | os.PathLike[str]) -> list[CatalogEntry]:
+    """Read a YAML (.yaml/.yml) or CSV (.csv) catalog.
+
+    Example:
+        >>> [e.name for e in read_catalog(example_catalog_path())]  # doctest: +SKIP
+        ['sentiment_reviews', 'restaurant_json', 'support_tickets', 'word_problems']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"catalog not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"catalog {path} is not valid YAML: {exc}") from exc
+        if isinstance(data, dict):
+            if "tasks" not in data:
+                raise CatalogError(f"catalog {path}: a YAML mapping must hold a 'tasks' list")
+            data = data["tasks"]
+        if not isinstance(data, list):
+            raise CatalogError(f"catalog {path} must be a list of task entries (or a mapping with 'tasks')")
+        raw = data
+    elif suffix == ".csv":
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"catalog {path} is not a readable CSV: {exc}") from exc
+        raw = [{k: (None if v == "" else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    else:
+        raise CatalogError(f"cannot read catalog {path.name!r}: use a .yaml, .yml or .csv file")
+    try:
+        return parse_entries(raw, path.parent)
+    except CatalogError as exc:
+        raise CatalogError(f"{path}: {exc}") from None
