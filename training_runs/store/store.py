@@ -1,0 +1,784 @@
+"""The results store: base models, tasks, runs, task profiles and catalog results in one database.
+
+One session per unit of work, one explicit transaction each: a method either does all of its
+writes or none. Errors a user can fix are :class:`training_runs.errors.StoreError` (a ``ValueError``).
+
+Example:
+    >>> store = Store.open("sqlite:///:memory:")
+    >>> report = store.seed_study()
+    >>> store.stats()["runs"]
+    {'qlora': 310, 'zero-shot': 310, 'api': 62}
+    >>> store.close()
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
+from models.registry import BaseModelInfo, load_registry, lookup
+from training_runs.errors import DuplicateRunError, RunValidationError, StoreError
+from training_runs.store import engine as engines
+from training_runs.store import migrate
+from training_runs.store.orm import (
+    CATALOG_STATUSES,
+    RUN_KINDS,
+    BaseModelRecord,
+    CatalogResultRecord,
+    RunRecord,
+    TaskProfileRecord,
+    TaskRecord,
+    utcnow,
+)
+from training_runs.store.study import STUDY_PROVENANCE, RunSpec, StudyData, TaskSpec, load_study
+
+#: Category of tasks created on demand for user datasets.
+LOCAL_CATEGORY = "local"
+RUN_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "task",
+    "model",
+    "kind",
+    "score",
+    "metric",
+    "provenance",
+    "category",
+    "hyperparameters",
+    "wall_time_s",
+    "tokens_per_s",
+    "peak_memory_gb",
+    "metrics",
+    "created_at",
+)
+BASE_MODEL_COLUMNS: tuple[str, ...] = (
+    "model",
+    "hf_id",
+    "creator",
+    "family",
+    "params_billion",
+    "instruction_tuned",
+    "release_date",
+    "context_length",
+)
+TASK_COLUMNS: tuple[str, ...] = (
+    "task",
+    "category",
+    "metric",
+    "description",
+    "dataset_link",
+    "n_train",
+    "n_validation",
+    "n_test",
+    "eval_split",
+)
+EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class SeedReport:
+    """What :meth:`Store.seed_study` changed, per table (``base_models``, ``tasks``, ``runs``, ``task_profiles``).
+
+    Seeding an already seeded database reports nothing added or updated.
+    """
+
+    added: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.added.values()) or any(self.updated.values())
+
+    def summary(self) -> str:
+        """One line, e.g. ``added 10 base_models, 31 tasks, 682 runs; 0 unchanged``."""
+        def part(counts: dict[str, int]) -> str:
+            items = [f"{n} {table}" for table, n in counts.items() if n]
+            return ", ".join(items) if items else "nothing"
+
+        return f"added {part(self.added)}; updated {part(self.updated)}; already present {part(self.unchanged)}"
+
+
+class Store:
+    """The results database. Open it with :meth:`Store.open`; use it as a context manager or call :meth:`close`.
+
+    Example:
+        >>> with Store.open("sqlite:///:memory:") as store:
+        ...     run_id = store.record_run(task="my-task", base_model="phi-2", kind="qlora", score=0.8,
+        ...                               metric="accuracy", provenance="local-run-1")
+        ...     store.runs_frame()[["task", "model", "category"]].values.tolist()
+        [['my-task', 'phi-2', 'local']]
+    """
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        self._engine = engine
+        self._url = url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._registry: dict[str, BaseModelInfo] | None = None
+
+    # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def open(cls, url: str | None = None) -> "Store":
+        """Open (creating and upgrading as needed) the database at ``url``.
+
+        ``None`` means ``ADVISOR_DB_URL``, else ``advisor.db`` in the user data directory
+        (``ADVISOR_DATA_DIR`` overrides it). The schema is upgraded to the newest revision; a database
+        made by a newer finetune-advisor raises :class:`training_runs.errors.SchemaVersionError`.
+        Malformed URLs, unreachable servers and read-only locations raise :class:`StoreError`.
+        """
+        parsed = engines.resolve_url(url)
+        engines.prepare_location(parsed)
+        engine = engines.make_engine(parsed)
+        where = engines.display_url(parsed)
+        try:
+            with engine.connect():
+                pass
+        except DBAPIError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot connect to the database at {where}: {_reason(exc)}") from exc
+        try:
+            migrate.upgrade(engine, where)
+        except DBAPIError as exc:
+            engine.dispose()
+            raise _translate(exc, where, "cannot create or upgrade the schema of") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, parsed)
+
+    @property
+    def url(self) -> str:
+        """The full database URL (including any password; use :attr:`display_url` in messages)."""
+        return self._url.render_as_string(hide_password=False)
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with any password masked."""
+        return engines.display_url(self._url)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite``, ``postgresql``, ..."""
+        return self._url.get_backend_name()
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at."""
+        with self._engine.connect() as connection:
+            return migrate.current_revision(connection)
+
+    def close(self) -> None:
+        """Release all connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r})"
+
+    @contextmanager
+    def _unit_of_work(self, doing: str) -> Iterator[Session]:
+        """One session and one transaction; database errors become :class:`StoreError`."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            raise _translate(exc, self.display_url, f"cannot {doing} in") from exc
+
+    # ------------------------------------------------------------------ seeding
+    def seed_study(
+        self, data_dir: str | Path | None = None, reference_profiles: str | Path | None = None
+    ) -> SeedReport:
+        """Load the LoRA Land study (10 base models, 31 tasks, 310 qlora + 310 zero-shot + 62 api runs).
+
+        Idempotent: seeding again adds nothing. Everything is validated first and written in one
+        transaction, so a bad CSV leaves the database as it was. Also loads the packaged reference
+        task profiles (``training_runs/data/reference_profiles.json``) when that file exists.
+        ``data_dir``/``reference_profiles`` override the packaged files (for tests and rebuilds).
+        """
+        study = load_study(data_dir, reference_profiles)
+        report = SeedReport()
+        with self._unit_of_work("seed the study") as session:
+            base_ids = self._seed_base_models(session, study, report)
+            task_ids = self._seed_tasks(session, study.tasks, report)
+            self._seed_runs(session, study.runs, task_ids, base_ids, report)
+            self._seed_profiles(session, study, task_ids, report)
+        return report
+
+    def _seed_base_models(self, session: Session, study: StudyData, report: SeedReport) -> dict[str, int]:
+        existing = {r.name: r for r in session.scalars(select(BaseModelRecord))}
+        _count(report, "base_models", 0, 0, 0)
+        for info in study.base_models:
+            values = _base_model_values(info)
+            record = existing.get(info.name)
+            if record is None:
+                record = BaseModelRecord(**values)
+                session.add(record)
+                existing[info.name] = record
+                report.added["base_models"] += 1
+            elif _differs(record, values):
+                _assign(record, values)
+                report.updated["base_models"] += 1
+            else:
+                report.unchanged["base_models"] += 1
+        session.flush()
+        return {name: r.id for name, r in existing.items()}
+
+    def _seed_tasks(self, session: Session, tasks: list[TaskSpec], report: SeedReport) -> dict[str, int]:
+        existing = {r.name: r for r in session.scalars(select(TaskRecord))}
+        _count(report, "tasks", 0, 0, 0)
+        for spec in tasks:
+            values = _task_values(spec)
+            record = existing.get(spec.name)
+            if record is None:
+                record = TaskRecord(**values)
+                session.add(record)
+                existing[spec.name] = record
+                report.added["tasks"] += 1
+            elif _differs(record, values):
+                _assign(record, values)
+                report.updated["tasks"] += 1
+            else:
+                report.unchanged["tasks"] += 1
+        session.flush()
+        return {name: r.id for name, r in existing.items()}
+
+    def _seed_runs(
+        self,
+        session: Session,
+        runs: list[RunSpec],
+        task_ids: dict[str, int],
+        base_ids: dict[str, int],
+        report: SeedReport,
+    ) -> None:
+        existing = {
+            (r.task_id, r.model, r.kind): r
+            for r in session.scalars(select(RunRecord).where(RunRecord.provenance == STUDY_PROVENANCE))
+        }
+        _count(report, "runs", 0, 0, 0)
+        now = utcnow()
+        new: list[RunRecord] = []
+        for spec in runs:
+            task_id = task_ids[spec.task]
+            values = {
+                "task_id": task_id,
+                "model": spec.model,
+                "base_model_id": None if spec.kind == "api" else base_ids[spec.model],
+                "kind": spec.kind,
+                "score": spec.score,
+                "metric": spec.metric,
+                "provenance": spec.provenance,
+                "hyperparameters": spec.hyperparameters,
+            }
+            record = existing.get((task_id, spec.model, spec.kind))
+            if record is None:
+                new.append(RunRecord(**values, created_at=now))
+                report.added["runs"] += 1
+            elif _differs(record, values):
+                _assign(record, values)
+                report.updated["runs"] += 1
+            else:
+                report.unchanged["runs"] += 1
+        session.add_all(new)
+        session.flush()
+
+    def _seed_profiles(self, session: Session, study: StudyData, task_ids: dict[str, int], report: SeedReport) -> None:
+        _count(report, "task_profiles", 0, 0, 0)
+        for task, profile in study.profiles.items():
+            outcome = _upsert_profile(session, task_ids[task], profile)
+            getattr(report, outcome)["task_profiles"] += 1
+
+    # ------------------------------------------------------------------ reading
+    def stats(self) -> dict[str, Any]:
+        """Row counts: ``{"base_models": 10, "tasks": 31, "runs": {"qlora": 310, "zero-shot": 310, "api": 62}, ...}``.
+
+        Also ``local_runs`` (runs not from the study), ``local_tasks``, ``task_profiles``,
+        ``catalog_results``, ``schema_revision`` and ``backend``.
+        """
+        with self._unit_of_work("read statistics") as session:
+            per_kind = dict(session.execute(select(RunRecord.kind, func.count()).group_by(RunRecord.kind)).all())
+            counts: dict[str, Any] = {
+                "base_models": session.scalar(select(func.count()).select_from(BaseModelRecord)),
+                "tasks": session.scalar(select(func.count()).select_from(TaskRecord)),
+                "runs": {kind: int(per_kind.get(kind, 0)) for kind in RUN_KINDS},
+                "local_runs": session.scalar(
+                    select(func.count()).select_from(RunRecord).where(RunRecord.provenance != STUDY_PROVENANCE)
+                ),
+                "local_tasks": session.scalar(
+                    select(func.count()).select_from(TaskRecord).where(TaskRecord.category == LOCAL_CATEGORY)
+                ),
+                "task_profiles": session.scalar(select(func.count()).select_from(TaskProfileRecord)),
+                "catalog_results": session.scalar(select(func.count()).select_from(CatalogResultRecord)),
+                "schema_revision": migrate.current_revision(session.connection()),
+                "backend": self.backend,
+            }
+        return counts
+
+    def runs_frame(self, kinds: Iterable[str] | None = None) -> pd.DataFrame:
+        """All runs (or those of ``kinds``) as a DataFrame, one row per run.
+
+        Columns: run_id, task, model, kind, score, metric, provenance, category, hyperparameters (dict),
+        wall_time_s, tokens_per_s, peak_memory_gb, metrics (dict), created_at (UTC). Sorted by task,
+        kind, model, run_id.
+
+        Example:
+            >>> with Store.open("sqlite:///:memory:") as store:
+            ...     _ = store.seed_study()
+            ...     store.runs_frame(["api"]).groupby("model").score.mean().round(3).to_dict()
+            {'gpt-3.5-turbo': 0.596, 'gpt-4': 0.661}
+        """
+        query = select(RunRecord, TaskRecord.name, TaskRecord.category).join(TaskRecord, RunRecord.task_id == TaskRecord.id)
+        if kinds is not None:
+            wanted = [kinds] if isinstance(kinds, str) else list(kinds)
+            unknown = sorted(set(wanted) - set(RUN_KINDS))
+            if unknown:
+                raise StoreError(f"unknown run kind(s) {', '.join(unknown)}; expected some of {', '.join(RUN_KINDS)}")
+            query = query.where(RunRecord.kind.in_(wanted))
+        query = query.order_by(TaskRecord.name, RunRecord.kind, RunRecord.model, RunRecord.id)
+        with self._unit_of_work("read runs") as session:
+            rows = [
+                {
+                    "run_id": run.id,
+                    "task": task,
+                    "model": run.model,
+                    "kind": run.kind,
+                    "score": run.score,
+                    "metric": run.metric,
+                    "provenance": run.provenance,
+                    "category": category,
+                    "hyperparameters": dict(run.hyperparameters or {}),
+                    "wall_time_s": run.wall_time_s,
+                    "tokens_per_s": run.tokens_per_s,
+                    "peak_memory_gb": run.peak_memory_gb,
+                    "metrics": dict(run.metrics or {}),
+                    "created_at": run.created_at,
+                }
+                for run, task, category in session.execute(query)
+            ]
+        frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+        frame["run_id"] = frame["run_id"].astype("int64")
+        frame["score"] = frame["score"].astype("float64")
+        for column in ("wall_time_s", "tokens_per_s", "peak_memory_gb"):
+            frame[column] = frame[column].astype("float64")
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+        return frame
+
+    def base_models_frame(self) -> pd.DataFrame:
+        """The base models, one row each (column ``model`` is the short name), in the order they were added."""
+        with self._unit_of_work("read base models") as session:
+            records = list(session.scalars(select(BaseModelRecord).order_by(BaseModelRecord.id)))
+            rows = [{"model": r.name, **{c: getattr(r, c) for c in BASE_MODEL_COLUMNS[1:]}} for r in records]
+        frame = pd.DataFrame(rows, columns=list(BASE_MODEL_COLUMNS))
+        frame["params_billion"] = frame["params_billion"].astype("float64")
+        frame["context_length"] = frame["context_length"].astype("Int64")
+        frame["instruction_tuned"] = frame["instruction_tuned"].astype("boolean")
+        return frame
+
+    def tasks_frame(self) -> pd.DataFrame:
+        """The tasks, one row each (column ``task`` is the name), in the order they were added."""
+        with self._unit_of_work("read tasks") as session:
+            records = list(session.scalars(select(TaskRecord).order_by(TaskRecord.id)))
+            rows = [{"task": r.name, **{c: getattr(r, c) for c in TASK_COLUMNS[1:]}} for r in records]
+        frame = pd.DataFrame(rows, columns=list(TASK_COLUMNS))
+        for column in ("n_train", "n_validation", "n_test"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
+
+    # ------------------------------------------------------------------ task profiles
+    def task_profiles(self, featurizer_version: str | None = None) -> dict[str, TaskProfile]:
+        """``{task: TaskProfile}`` computed by ``featurizer_version`` (default: the current ``FEATURIZER_VERSION``)."""
+        version = FEATURIZER_VERSION if featurizer_version is None else featurizer_version
+        query = (
+            select(TaskProfileRecord, TaskRecord.name)
+            .join(TaskRecord, TaskProfileRecord.task_id == TaskRecord.id)
+            .where(TaskProfileRecord.featurizer_version == version)
+            .order_by(TaskRecord.name)
+        )
+        with self._unit_of_work("read task profiles") as session:
+            return {task: _profile_from_record(record) for record, task in session.execute(query)}
+
+    def save_task_profile(self, task: str, profile: TaskProfile, *, category: str = LOCAL_CATEGORY) -> None:
+        """Store ``profile`` as the profile of ``task`` for its featurizer version (replacing an older one).
+
+        An unknown task is created with ``category``.
+        """
+        _require_name(task, "task")
+        _require_name(category, "category")
+        if not isinstance(profile, TaskProfile):
+            raise StoreError(f"profile must be a TaskProfile, got {type(profile).__name__}")
+        with self._unit_of_work("save a task profile") as session:
+            task_record = _get_or_create_task(session, task, category=category, metric=None)
+            _upsert_profile(session, task_record.id, profile)
+
+    # ------------------------------------------------------------------ recording runs
+    def record_run(
+        self,
+        *,
+        task: str,
+        base_model: str,
+        kind: str,
+        score: float,
+        metric: str,
+        provenance: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        wall_time_s: float | None = None,
+        tokens_per_s: float | None = None,
+        peak_memory_gb: float | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        task_category: str = LOCAL_CATEGORY,
+    ) -> int:
+        """Record one run and return its id; everything is validated before anything is written.
+
+        ``base_model`` is a base model's short name or Hugging Face id (ids in the registry are
+        stored under their short name; unknown models are added with what is known); for ``api``
+        runs it is the API model's name. An unknown ``task`` is created with ``task_category``.
+        A second run with the same task, model, kind and provenance raises :class:`DuplicateRunError`.
+        """
+        _require_name(task, "task")
+        _require_name(base_model, "base_model")
+        _require_name(metric, "metric")
+        _require_name(provenance, "provenance")
+        _require_name(task_category, "task_category")
+        if kind not in RUN_KINDS:
+            raise RunValidationError(f"kind must be one of {', '.join(RUN_KINDS)}, got {kind!r}")
+        if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(score) or not 0 <= score <= 1:
+            raise RunValidationError(f"score must be a number in [0, 1], got {score!r}")
+        timings = {"wall_time_s": wall_time_s, "tokens_per_s": tokens_per_s, "peak_memory_gb": peak_memory_gb}
+        for name, value in timings.items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0
+            ):
+                raise RunValidationError(f"{name} must be a non-negative number or None, got {value!r}")
+        hyperparameters_json = _json_mapping(hyperparameters, "hyperparameters")
+        metrics_json = _json_mapping(metrics, "metrics")
+
+        with self._unit_of_work("record a run") as session:
+            task_record = _get_or_create_task(session, task, category=task_category, metric=metric)
+            base_record = None if kind == "api" else self._get_or_create_base_model(session, base_model)
+            model = base_model if base_record is None else base_record.name
+            duplicate = session.scalar(
+                select(RunRecord.id).where(
+                    RunRecord.task_id == task_record.id,
+                    RunRecord.model == model,
+                    RunRecord.kind == kind,
+                    RunRecord.provenance == provenance,
+                )
+            )
+            if duplicate is not None:
+                raise DuplicateRunError(
+                    f"a {kind} run of {model} on {task} with provenance {provenance!r} is already recorded (id {duplicate})"
+                )
+            record = RunRecord(
+                task_id=task_record.id,
+                model=model,
+                base_model_id=None if base_record is None else base_record.id,
+                kind=kind,
+                score=float(score),
+                metric=metric,
+                provenance=provenance,
+                hyperparameters=hyperparameters_json,
+                wall_time_s=_optional_float(wall_time_s),
+                tokens_per_s=_optional_float(tokens_per_s),
+                peak_memory_gb=_optional_float(peak_memory_gb),
+                metrics=metrics_json,
+                created_at=utcnow(),
+            )
+            session.add(record)
+            try:
+                session.flush()
+            except IntegrityError as exc:  # a concurrent writer recorded the same run first
+                raise DuplicateRunError(
+                    f"a {kind} run of {model} on {task} with provenance {provenance!r} is already recorded"
+                ) from exc
+            return record.id
+
+    def _get_or_create_base_model(self, session: Session, name: str) -> BaseModelRecord:
+        record = session.scalar(select(BaseModelRecord).where(BaseModelRecord.name == name))
+        if record is not None:
+            return record
+        if self._registry is None:
+            self._registry = load_registry()
+        info = lookup(name, self._registry)
+        if info is not None:
+            record = session.scalar(select(BaseModelRecord).where(BaseModelRecord.name == info.name))
+            if record is not None:
+                return record
+        else:
+            record = session.scalar(select(BaseModelRecord).where(BaseModelRecord.hf_id == name))
+            if record is not None:
+                return record
+            info = BaseModelInfo(name=name, hf_id=name if "/" in name else None)
+        record = BaseModelRecord(**_base_model_values(info))
+        session.add(record)
+        session.flush()
+        return record
+
+    # ------------------------------------------------------------------ catalog results
+    def find_catalog_result(
+        self, name: str, fingerprint: str, featurizer_version: str, predictor_version: str
+    ) -> dict[str, Any] | None:
+        """The cached result of a catalog entry for this data fingerprint and these versions, or ``None``.
+
+        The dict has the keys name, fingerprint, featurizer_version, predictor_version, status
+        (``ok``/``error``), result (dict or None), error (str or None) and created_at.
+        """
+        query = select(CatalogResultRecord).where(
+            CatalogResultRecord.name == name,
+            CatalogResultRecord.fingerprint == fingerprint,
+            CatalogResultRecord.featurizer_version == featurizer_version,
+            CatalogResultRecord.predictor_version == predictor_version,
+        )
+        with self._unit_of_work("read a catalog result") as session:
+            record = session.scalar(query)
+            return None if record is None else _catalog_dict(record)
+
+    def record_catalog_result(
+        self,
+        name: str,
+        fingerprint: str,
+        featurizer_version: str,
+        predictor_version: str,
+        status: str,
+        result: Mapping[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """Insert or replace the result of one catalog entry (keyed by name, fingerprint and both versions)."""
+        for value, what in ((name, "name"), (fingerprint, "fingerprint"), (featurizer_version, "featurizer_version"),
+                            (predictor_version, "predictor_version")):
+            _require_name(value, what)
+        if status not in CATALOG_STATUSES:
+            raise StoreError(f"status must be one of {', '.join(CATALOG_STATUSES)}, got {status!r}")
+        if status == "error" and not error:
+            raise StoreError("a catalog result with status 'error' needs the error text")
+        result_json = _json_mapping(result, "result")
+        values = {"status": status, "result": result_json, "error": error, "created_at": utcnow()}
+        key = {
+            "name": name,
+            "fingerprint": fingerprint,
+            "featurizer_version": featurizer_version,
+            "predictor_version": predictor_version,
+        }
+        for attempt in range(2):  # a concurrent writer may insert the same key between our read and write
+            try:
+                with self._unit_of_work("record a catalog result") as session:
+                    record = session.scalar(
+                        select(CatalogResultRecord).filter_by(**key)
+                    )
+                    if record is None:
+                        session.add(CatalogResultRecord(**key, **values))
+                    else:
+                        _assign(record, values)
+                return
+            except StoreError as exc:
+                if attempt == 1 or not isinstance(exc.__cause__, IntegrityError):
+                    raise
+
+    # ------------------------------------------------------------------ export
+    def export_runs(self, path: str | Path) -> int:
+        """Write all runs to ``path`` as CSV or Parquet (chosen by the suffix); returns the number of rows.
+
+        The file is written to a temporary name first and renamed, so a failure leaves no partial file.
+        ``hyperparameters`` and ``metrics`` are written as JSON text.
+        """
+        path = Path(path)
+        fmt = EXPORT_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise StoreError(
+                f"cannot export to {path.name}: unknown suffix {path.suffix or '(none)'!r}; use .csv or .parquet"
+            )
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot export to {path}: the directory {path.parent} does not exist")
+        frame = self.runs_frame()
+        for column in ("hyperparameters", "metrics"):
+            frame[column] = frame[column].map(lambda d: json.dumps(d, sort_keys=True))
+        try:
+            handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        os.close(handle)
+        try:
+            if fmt == "csv":
+                frame.to_csv(tmp_name, index=False)
+            else:
+                frame.to_parquet(tmp_name, index=False)
+            os.replace(tmp_name, path)
+        except BaseException as exc:
+            Path(tmp_name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise
+        return len(frame)
+
+
+# ---------------------------------------------------------------------- helpers
+def _reason(exc: DBAPIError) -> str:
+    """The driver's message, first line only."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+
+
+def _translate(exc: DBAPIError, where: str, doing: str) -> StoreError:
+    reason = _reason(exc)
+    if "readonly" in reason.lower().replace("-", "").replace(" ", "") or "read-only" in reason.lower():
+        return StoreError(f"the database at {where} is read-only: {reason}")
+    return StoreError(f"{doing} the database at {where}: {reason}")
+
+
+def _count(report: SeedReport, table: str, added: int, updated: int, unchanged: int) -> None:
+    report.added[table] = added
+    report.updated[table] = updated
+    report.unchanged[table] = unchanged
+
+
+def _differs(record: object, values: Mapping[str, Any]) -> bool:
+    return any(getattr(record, k) != v for k, v in values.items())
+
+
+def _assign(record: object, values: Mapping[str, Any]) -> None:
+    for k, v in values.items():
+        setattr(record, k, v)
+
+
+def _base_model_values(info: BaseModelInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "hf_id": info.hf_id,
+        "creator": info.creator,
+        "family": info.family,
+        "params_billion": info.params_billion,
+        "instruction_tuned": info.instruction_tuned,
+        "release_date": info.release_date,
+        "context_length": info.context_length,
+    }
+
+
+def _task_values(spec: TaskSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "category": spec.category,
+        "metric": spec.metric,
+        "description": spec.description,
+        "dataset_link": spec.dataset_link,
+        "n_train": spec.n_train,
+        "n_validation": spec.n_validation,
+        "n_test": spec.n_test,
+        "eval_split": spec.eval_split,
+    }
+
+
+def _get_or_create_task(session: Session, name: str, *, category: str, metric: str | None) -> TaskRecord:
+    record = session.scalar(select(TaskRecord).where(TaskRecord.name == name))
+    if record is None:
+        record = TaskRecord(name=name, category=category, metric=metric)
+        session.add(record)
+        session.flush()
+    return record
+
+
+def _profile_values(profile: TaskProfile) -> dict[str, Any]:
+    data = profile.to_dict()
+    heuristics = data.pop("heuristics")
+    intervals = data.pop("intervals")
+    version = data.pop("featurizer_version")
+    return {
+        "featurizer_version": version,
+        "heuristics": heuristics,
+        "intervals": intervals,
+        "n_examples": profile.n_examples,
+        "source": profile.source,
+        "details": data,
+    }
+
+
+def _profile_from_record(record: TaskProfileRecord) -> TaskProfile:
+    data = dict(record.details)
+    data.update(
+        heuristics=record.heuristics,
+        intervals=record.intervals,
+        featurizer_version=record.featurizer_version,
+        n_examples=record.n_examples,
+        source=record.source,
+    )
+    return TaskProfile.from_dict(data)
+
+
+def _upsert_profile(session: Session, task_id: int, profile: TaskProfile) -> str:
+    """Insert or update; returns which of ``added``/``updated``/``unchanged`` happened."""
+    values = _profile_values(profile)
+    record = session.scalar(
+        select(TaskProfileRecord).where(
+            TaskProfileRecord.task_id == task_id,
+            TaskProfileRecord.featurizer_version == values["featurizer_version"],
+        )
+    )
+    if record is None:
+        session.add(TaskProfileRecord(task_id=task_id, created_at=utcnow(), **values))
+        session.flush()
+        return "added"
+    if _differs(record, values):
+        _assign(record, {**values, "created_at": utcnow()})
+        return "updated"
+    return "unchanged"
+
+
+def _catalog_dict(record: CatalogResultRecord) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "fingerprint": record.fingerprint,
+        "featurizer_version": record.featurizer_version,
+        "predictor_version": record.predictor_version,
+        "status": record.status,
+        "result": record.result,
+        "error": record.error,
+        "created_at": pd.Timestamp(record.created_at).tz_localize("UTC").to_pydatetime()
+        if record.created_at.tzinfo is None
+        else record.created_at,
+    }
+
+
+def _require_name(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise RunValidationError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _json_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
+    """A JSON round-tripped copy of ``value``; non-JSON values (NaN, objects) are an error naming the key."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise RunValidationError(f"{what} must be a dict, got {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise RunValidationError(f"{what} keys must be strings, got {key!r}")
+        try:
+            json.dumps(item, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise RunValidationError(f"{what}[{key!r}] cannot be stored as JSON: {exc}") from exc
+    return json.loads(json.dumps(dict(value), allow_nan=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """NumPy scalars and arrays become plain numbers and lists; anything else is an error."""
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
