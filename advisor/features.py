@@ -1,0 +1,57 @@
+"""Which task heuristics the predictor reads, and how they are put on a comparable scale."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from featurizers.profile_types import TaskProfile
+
+
+class ProfileFeatureError(ValueError):
+    """A task profile lacks heuristics the predictor needs."""
+
+
+#: The study's heuristics (LoRA Land, section 5.3). Token counts and example counts are heavy-tailed,
+#: so they enter on a log scale.
+STUDY_FEATURES: tuple[str, ...] = (
+    "input_tokens_mean", "input_tokens_std", "input_tokens_p95",
+    "output_tokens_mean", "output_tokens_std", "output_tokens_p95",
+    "example_tokens_mean", "example_tokens_std", "example_tokens_p95",
+    "io_rougeL_mean", "io_rougeL_std",
+    "compressibility_mean", "compressibility_std",
+    "n_examples",
+)
+
+LOG_SCALED_PREFIXES: tuple[str, ...] = ("input_tokens_", "output_tokens_", "example_tokens_", "n_examples")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """An ordered list of heuristic names read from each profile, with log scaling where it helps."""
+
+    names: tuple[str, ...]
+
+    def matrix(self, heuristics: pd.DataFrame) -> pd.DataFrame:
+        """Tasks x features, log-scaled where the name says so. Missing columns or values are an error."""
+        missing = [n for n in self.names if n not in heuristics.columns]
+        if missing:
+            raise ProfileFeatureError(
+                f"task profile lacks heuristics the predictor needs: {missing}; "
+                "re-profile the data with the featurizer version the predictor was trained on"
+            )
+        frame = heuristics.loc[:, list(self.names)].astype(float)
+        bad = frame.columns[frame.isna().any()].tolist()
+        if bad:
+            tasks = frame.index[frame.isna().any(axis=1)].tolist()
+            raise ProfileFeatureError(f"heuristics {bad} are undefined (NaN) for task(s) {tasks}")
+        for name in self.names:
+            if name.startswith(LOG_SCALED_PREFIXES):
+                frame[name] = np.log1p(frame[name].clip(lower=0))
+        return frame
+
+    def from_profiles(self, profiles: dict[str, TaskProfile]) -> pd.DataFrame:
+        """Feature matrix for named profiles (one row per name)."""
+        raw = pd.DataFrame({name: p.heuristics for name, p in profiles.items()}).T
+        return self.matrix(raw)
