@@ -18,6 +18,7 @@ Example:
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -57,41 +58,23 @@ class CatalogEntry:
     sample: int | None = None
 
     def load_kwargs(self) -> dict[str, Any]:
-        """Column options for ``featurizers.load_task`` (template/columns read from ``metadata`` if given)."""
+        """Column options for ``featurizers.load_task`` (a ``metadata`` file is passed as the template)."""
         kwargs: dict[str, Any] = {}
-        template, input_columns, target_col = self.template, self.input_columns, self.target_col
-        if self.metadata:
-            meta = read_metadata(self.metadata)
-            template = template or meta.get("prompt_template")
-            input_columns = input_columns or _as_columns(meta.get("input_columns"), self.name)
-            target_col = target_col or meta.get("target_col")
         if self.prompt_col or self.completion_col:
             kwargs["prompt_col"] = self.prompt_col
             kwargs["completion_col"] = self.completion_col
+        template = self.metadata or self.template
         if template is not None:
             kwargs["template"] = template
-        if input_columns:
-            kwargs["input_columns"] = list(input_columns)
-        if target_col is not None:
-            kwargs["target_col"] = target_col
+        if self.input_columns:
+            kwargs["input_columns"] = list(self.input_columns)
+        if self.target_col is not None:
+            kwargs["target_col"] = self.target_col
         return kwargs
 
     def describe(self) -> str:
         """Where the entry's data comes from, for tables and error messages."""
         return self.task_dir or self.dataset or "?"
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A task's metadata.yaml as a dict (as the reference tasks describe theirs)."""
-    try:
-        meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"metadata file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ValueError(f"metadata file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise ValueError(f"metadata file {path} must hold a mapping of keys")
-    return meta
 
 
 def _as_columns(value: Any, name: str) -> tuple[str, ...] | None:
@@ -171,6 +154,8 @@ def entry_from_mapping(raw: dict[str, Any], base: Path, index: int) -> CatalogEn
             raise CatalogError(f"catalog entry {label}: sample must be positive, got {sample}")
     else:
         sample = None
+    if raw.get("template") and raw.get("metadata"):
+        raise CatalogError(f"catalog entry {label}: give either 'template' or 'metadata', not both")
     models = _as_columns(raw.get("base_models"), name)
     return CatalogEntry(
         name=name, dataset=dataset, task_dir=task_dir,
@@ -196,7 +181,7 @@ def parse_entries(raw_entries: Iterable[dict[str, Any]], base: str | os.PathLike
 
 
 def read_catalog(path: str | os.PathLike[str]) -> list[CatalogEntry]:
-    """Read a YAML (.yaml/.yml) or CSV (.csv) catalog.
+    """Read a YAML (.yaml/.yml) or CSV (.csv) catalog; relative paths are taken relative to its folder.
 
     Example:
         >>> [e.name for e in read_catalog(example_catalog_path())]  # doctest: +SKIP
@@ -205,28 +190,43 @@ def read_catalog(path: str | os.PathLike[str]) -> list[CatalogEntry]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"catalog not found: {path}")
-    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"catalog {path} is not UTF-8 text: {exc}") from exc
+    return parse_catalog_text(text, path.suffix, base=path.parent, label=str(path))
+
+
+def parse_catalog_text(text: str, suffix: str, *, base: str | os.PathLike[str] = ".",
+                       label: str = "the catalog") -> list[CatalogEntry]:
+    """Parse catalog text in the format ``suffix`` names (.yaml/.yml/.csv), e.g. an uploaded file.
+
+    Example:
+        >>> parse_catalog_text("- {name: a, dataset: a.csv}", ".yaml", base="/data")[0].dataset
+        '/data/a.csv'
+    """
+    suffix = suffix.lower()
     if suffix in (".yaml", ".yml"):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"catalog {path} is not valid YAML: {exc}") from exc
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise CatalogError(f"{label} is not valid YAML: {exc}") from exc
         if isinstance(data, dict):
             if "tasks" not in data:
-                raise CatalogError(f"catalog {path}: a YAML mapping must hold a 'tasks' list")
+                raise CatalogError(f"{label}: a YAML mapping must hold a 'tasks' list")
             data = data["tasks"]
         if not isinstance(data, list):
-            raise CatalogError(f"catalog {path} must be a list of task entries (or a mapping with 'tasks')")
+            raise CatalogError(f"{label} must be a list of task entries (or a mapping with 'tasks')")
         raw = data
     elif suffix == ".csv":
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"catalog {path} is not a readable CSV: {exc}") from exc
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise CatalogError(f"{label} is not a readable CSV: {exc}") from exc
         raw = [{k: (None if v == "" else v) for k, v in row.items()} for row in frame.to_dict("records")]
     else:
-        raise CatalogError(f"cannot read catalog {path.name!r}: use a .yaml, .yml or .csv file")
+        raise CatalogError(f"cannot read catalog {label!r}: use a .yaml, .yml or .csv file")
     try:
-        return parse_entries(raw, path.parent)
+        return parse_entries(raw, base)
     except CatalogError as exc:
-        raise CatalogError(f"{path}: {exc}") from None
+        raise CatalogError(f"{label}: {exc}") from None

@@ -1,0 +1,55 @@
+"""``advisor score-catalog``: batch-score a catalog of task datasets (thin layer over advisor.catalog)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from advisor.catalog import ENGINES, RAY_INSTALL_HINT, row_dicts, score_catalog
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "score-catalog",
+        help="profile and rank every task of a catalog (YAML or CSV), resumably",
+        description=(
+            "Score every task listed in CATALOG (YAML or CSV: name, dataset path or HF id or task_dir, column "
+            "options or template/metadata, optional base_scores). Writes one row per task to --out (CSV or "
+            "Parquet by suffix) as entries finish, and records profiles and recommendations in the database. "
+            "Re-running skips entries already scored with the same data and versions. Exit status 1 when some "
+            "entries failed (each is recorded with its error; the others are scored)."
+        ),
+    )
+    p.add_argument("catalog", metavar="CATALOG", help="catalog file (.yaml, .yml or .csv)")
+    p.add_argument("--out", metavar="FILE", help="results file, .csv or .parquet (default: print a table)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="parallel processes (local engine)")
+    p.add_argument("--url", help="database URL (default: ADVISOR_DB_URL or the embedded SQLite file)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help=f"where entries run: this machine, or Ray tasks ({RAY_INSTALL_HINT.split(': ')[-1]})")
+    p.add_argument("--ray-address", metavar="ADDR", help="address of an existing Ray cluster (with --engine ray)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=run_score_catalog)
+
+
+def run_score_catalog(args: argparse.Namespace) -> int:
+    from training_runs.store import Store
+
+    if args.ray_address and args.engine != "ray":
+        raise ValueError("--ray-address needs --engine ray")
+    store = Store.open(args.url)
+    report = score_catalog(
+        args.catalog, out=args.out, workers=args.workers, store=store, engine=args.engine,
+        ray_address=args.ray_address, progress=not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps(row_dicts(report), indent=2))
+    else:
+        frame = report.to_frame()
+        cols = ["name", "status", "best_model", "predicted_score", "interval_low", "interval_high",
+                "predicted_lift", "p_beat_gpt4", "verdict", "error"]
+        print(frame[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+    where = f" -> {report.out}" if report.out else ""
+    print(f"{len(report.rows)} tasks: {report.n_scored} scored, {report.n_reused} reused, "
+          f"{report.n_failed} failed in {report.elapsed_s:.1f}s{where}", file=sys.stderr)
+    return 1 if report.n_failed else 0

@@ -1,0 +1,3 @@
+from advisor.app_pages.advise_page import render
+
+render()

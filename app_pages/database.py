@@ -1,0 +1,3 @@
+from advisor.app_pages.database_page import render
+
+render()

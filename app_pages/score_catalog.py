@@ -1,0 +1,3 @@
+from advisor.app_pages.catalog_page import render
+
+render()
