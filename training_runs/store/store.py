@@ -350,7 +350,6 @@ class Store:
             if unknown:
                 raise StoreError(f"unknown run kind(s) {', '.join(unknown)}; expected some of {', '.join(RUN_KINDS)}")
             query = query.where(RunRecord.kind.in_(wanted))
-        query = query.order_by(TaskRecord.name, RunRecord.kind, RunRecord.model, RunRecord.id)
         with self._unit_of_work("read runs") as session:
             rows = [
                 {
@@ -377,7 +376,8 @@ class Store:
         for column in ("wall_time_s", "tokens_per_s", "peak_memory_gb"):
             frame[column] = frame[column].astype("float64")
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-        return frame
+        # Sorted here, not in SQL, so the order does not depend on the server's collation.
+        return frame.sort_values(["task", "kind", "model", "run_id"], kind="stable", ignore_index=True)
 
     def base_models_frame(self) -> pd.DataFrame:
         """The base models, one row each (column ``model`` is the short name), in the order they were added."""
