@@ -84,3 +84,39 @@ def write_random_adapter(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def write_peft_adapters(
+    model_dir: str | os.PathLike[str],
+    adapters_dir: str | os.PathLike[str],
+    names: Sequence[str],
+    *,
+    rank: int = 4,
+    alpha: float = 8.0,
+    target_modules: Sequence[str] = ("q_proj", "v_proj"),
+    seed: int = 0,
+) -> list[Path]:
+    """Write one random adapter per name with peft itself (``get_peft_model`` + ``save_pretrained``).
+
+    ``init_lora_weights=False`` makes both LoRA matrices random, so each adapter changes the outputs.
+    Slower than ``write_random_adapter`` (it builds the model) but exactly what a trained peft model saves.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    paths = []
+    for index, name in enumerate(names):
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(seed + index)
+            model = AutoModelForCausalLM.from_pretrained(model_dir)
+            config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(target_modules), lora_dropout=0.0,
+                                init_lora_weights=False, task_type="CAUSAL_LM")
+            peft_model = get_peft_model(model, config)
+        finally:
+            torch.random.set_rng_state(state)
+        target = Path(adapters_dir) / name
+        peft_model.save_pretrained(str(target))
+        paths.append(target)
+    return paths

@@ -1,0 +1,369 @@
+"""The OpenAI-compatible HTTP API over a ``ServeEngine`` (FastAPI).
+
+Routes: ``POST /v1/completions``, ``POST /v1/chat/completions`` (``model`` = the base model's served name
+or an adapter name; ``"stream": true`` answers with server-sent events, ``data: {...}`` chunks then
+``data: [DONE]``), ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus).
+
+With ``ServerSettings.api_token`` set, ``/v1/*`` and ``/metrics`` need ``Authorization: Bearer <token>``;
+``/health`` stays open for liveness probes. Every error is OpenAI-shaped:
+``{"error": {"message", "type", "param", "code"}}`` with a 4xx status for the client's mistakes (bad JSON
+400, unknown model 404, body too large 413, busy 429...).
+
+Example:
+    >>> app = create_app(engine, tokenizer, ServerSettings(base_model_name="tiny"))   # doctest: +SKIP
+    >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from training_runs.serve.engine import GenerationRequest, SamplingParams, ServeEngine, StreamEvent
+from training_runs.serve.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    PromptTooLongError,
+    RequestTooLargeError,
+    ServeError,
+)
+from training_runs.serve.metrics import CONTENT_TYPE, ServerMetrics
+from training_runs.serve.protocol import (
+    RequestLimits,
+    TextAssembler,
+    parse_chat_request,
+    parse_completion_request,
+    render_chat,
+)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the HTTP layer needs besides the engine: the base model's served name, limits, optional token."""
+
+    base_model_name: str
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    api_token: str | None = None
+
+
+def error_body(error: ServeError) -> dict:
+    """The OpenAI error object for ``error``."""
+    return {"error": {"message": error.message, "type": error.error_type, "param": error.param, "code": error.code}}
+
+
+def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_engine: bool = True) -> FastAPI:
+    """Build the FastAPI app. The app starts the engine on startup; with ``own_engine`` it also shuts it down."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        engine.start()
+        try:
+            yield
+        finally:
+            if own_engine:
+                await asyncio.to_thread(engine.shutdown)
+
+    app = FastAPI(title="finetune-advisor multi-LoRA server", lifespan=lifespan, docs_url=None, redoc_url=None)
+    metrics = ServerMetrics(engine.stats)
+    app.state.engine, app.state.metrics, app.state.settings = engine, metrics, settings
+    api = _Api(engine, tokenizer, settings, metrics)
+
+    @app.exception_handler(ServeError)
+    async def _serve_error(_request: Request, exc: ServeError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = ServeError(str(exc.detail))
+        error.status, error.code = exc.status_code, "not_found" if exc.status_code == 404 else None
+        return JSONResponse(error_body(error), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        error = ServeError(f"internal error: {type(exc).__name__}: {exc}")
+        error.status, error.error_type = 500, "server_error"
+        return JSONResponse(error_body(error), status_code=500)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        stats = engine.stats()
+        body = {
+            "status": "ok" if engine.alive else "engine stopped",
+            "base_model": settings.base_model_name,
+            "policy": stats.policy,
+            "adapters_loaded": stats.adapters_loaded,
+            "running": stats.running,
+            "waiting": stats.waiting,
+        }
+        return JSONResponse(body, status_code=200 if engine.alive else 503)
+
+    @app.get("/metrics")
+    async def metrics_route(request: Request) -> Response:
+        api.authorize(request)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> JSONResponse:
+        api.authorize(request)
+        loaded = set(engine.stats().adapters_loaded)
+        entries = [_model_entry(settings.base_model_name, None, True)]
+        entries += [
+            _model_entry(name, settings.base_model_name, name in loaded)
+            for name in engine.adapters.names()
+            if name != settings.base_model_name
+        ]
+        return JSONResponse({"object": "list", "data": entries})
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        return await api.handle(request, "completions")
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        return await api.handle(request, "chat")
+
+    return app
+
+
+def _model_entry(name: str, parent: str | None, loaded: bool) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "finetune-advisor",
+            "root": parent or name, "parent": parent, "loaded": loaded}
+
+
+class _Api:
+    """The generation endpoints' logic, shared by completions and chat."""
+
+    def __init__(self, engine: ServeEngine, tokenizer, settings: ServerSettings, metrics: ServerMetrics) -> None:
+        self.engine, self.tokenizer, self.settings, self.metrics = engine, tokenizer, settings, metrics
+        self.limits = settings.limits
+
+    def authorize(self, request: Request) -> None:
+        token = self.settings.api_token
+        if not token:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise AuthenticationError(
+                "missing or invalid API key: send 'Authorization: Bearer <token>' with the server's token"
+                if header else "missing API key: send 'Authorization: Bearer <token>'"
+            )
+
+    async def handle(self, request: Request, endpoint: str):
+        start = time.perf_counter()
+        model_label = "-"
+        try:
+            self.authorize(request)
+            body = await self._read_json(request)
+            if endpoint == "chat":
+                params = parse_chat_request(body, self.limits)
+                text, special, extra_stop = render_chat(self.tokenizer, params.messages)
+                prompts = [self._encode(text, special)]
+                stop = params.stop + extra_stop
+            else:
+                params = parse_completion_request(body, self.limits)
+                prompts = [p if isinstance(p, list) else self._encode(p, True) for p in params.prompts]
+                stop = params.stop
+            adapter = None if params.model == self.settings.base_model_name else params.model
+            requests = [self._request(ids, adapter, params) for ids in prompts]
+            for req in requests:
+                self.engine.validate(req)  # unknown adapter (404), bad name (400), too long (400)
+            model_label = params.model
+            loop = asyncio.get_running_loop()
+            events: asyncio.Queue = asyncio.Queue()
+            sinks = [_sink(loop, events, i) for i in range(len(requests))]
+            ids = self.engine.submit_many(requests, sinks)
+        except ServeError as exc:
+            self.metrics.observe_request(endpoint, model_label, exc.status)
+            raise
+        call = _Call(self, endpoint, params, requests, ids, events, stop, start)
+        if params.stream:
+            return StreamingResponse(call.sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return await call.complete()
+
+    def _encode(self, text: str, add_special_tokens: bool) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+        if len(ids) > self.limits.max_prompt_tokens:
+            raise PromptTooLongError(
+                f"the prompt has {len(ids)} tokens; this server accepts at most {self.limits.max_prompt_tokens}",
+                param="prompt",
+            )
+        return ids
+
+    def _request(self, ids: list[int], adapter: str | None, params) -> GenerationRequest:
+        if len(ids) > self.limits.max_prompt_tokens:
+            raise PromptTooLongError(
+                f"the prompt has {len(ids)} tokens; this server accepts at most {self.limits.max_prompt_tokens}",
+                param="prompt",
+            )
+        vocab = getattr(self.engine.model.config, "vocab_size", None)
+        if vocab is not None and any(not 0 <= t < vocab for t in ids):
+            raise InvalidRequestError(f"token ids must be in 0..{vocab - 1}", param="prompt")
+        max_tokens = params.max_tokens
+        if max_tokens is None:  # chat without max_tokens: up to the context limit
+            max_tokens = max(1, min(self.limits.max_tokens, self.engine.config.max_seq_len - len(ids)))
+        sampling = SamplingParams(max_tokens=max_tokens, temperature=params.temperature, top_p=params.top_p, seed=params.seed)
+        return GenerationRequest(prompt_ids=ids, adapter=adapter, sampling=sampling)
+
+    async def _read_json(self, request: Request) -> dict:
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise InvalidRequestError("the Content-Length header is not a number")
+            if int(declared) > limit:
+                raise RequestTooLargeError(f"the request body has {declared} bytes; the limit is {limit}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLargeError(f"the request body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise InvalidRequestError("the request body is empty; send a JSON object")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidRequestError("the request body must be a JSON object")
+        return body
+
+
+def _sink(loop: asyncio.AbstractEventLoop, events: asyncio.Queue, index: int):
+    def sink(event: StreamEvent) -> None:
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, (index, event))
+        except RuntimeError:  # the event loop is closed (server shutting down)
+            pass
+
+    return sink
+
+
+class _Call:
+    """One accepted generation request: turns engine events into an OpenAI response or SSE stream."""
+
+    def __init__(self, api: _Api, endpoint: str, params, requests, ids, events, stop, start) -> None:
+        self.api, self.endpoint, self.params, self.requests = api, endpoint, params, requests
+        self.ids, self.events, self.start = ids, events, start
+        self.assemblers = [TextAssembler(api.tokenizer, stop) for _ in requests]
+        self.pending = set(range(len(requests)))
+        self.first_token: float | None = None
+        self.chat = endpoint == "chat"
+        self.created = int(time.time())
+        self.id = ("chatcmpl-" if self.chat else "cmpl-") + uuid.uuid4().hex[:24]
+        self.status = 200
+
+    async def pieces(self) -> AsyncIterator[tuple[int, str, str | None, ServeError | None]]:
+        """Yield ``(choice, text_delta, finish_reason, error)`` until every choice has finished."""
+        engine = self.api.engine
+        while self.pending:
+            index, event = await self.events.get()
+            if index not in self.pending:
+                continue  # events after a stop string (the cancel is on its way)
+            assembler = self.assemblers[index]
+            if event.token_id is not None:
+                if self.first_token is None:
+                    self.first_token = event.time
+                delta, stopped = assembler.add(event.token_id)
+                if stopped:
+                    engine.cancel(self.ids[index])
+                    self.pending.discard(index)
+                    yield index, delta, "stop", None
+                elif delta:
+                    yield index, delta, None, None
+            elif event.finish_reason is not None:
+                self.pending.discard(index)
+                if event.error is not None:
+                    yield index, "", "error", event.error
+                else:
+                    reason = "length" if event.finish_reason == "length" else "stop"
+                    yield index, assembler.finish(), reason, None
+
+    def usage(self) -> dict:
+        prompt = sum(len(r.prompt_ids) for r in self.requests)
+        completion = sum(a.token_count for a in self.assemblers)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    async def complete(self) -> JSONResponse:
+        texts = [""] * len(self.requests)
+        reasons: list[str | None] = [None] * len(self.requests)
+        try:
+            async for index, delta, reason, error in self.pieces():
+                if error is not None:
+                    self.status = error.status
+                    return JSONResponse(error_body(error), status_code=error.status)
+                texts[index] += delta
+                if reason is not None:
+                    reasons[index] = reason
+        finally:
+            self._close()
+        if self.chat:
+            choices = [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None, "finish_reason": r}
+                       for i, (t, r) in enumerate(zip(texts, reasons))]
+        else:
+            choices = [{"index": i, "text": t, "logprobs": None, "finish_reason": r}
+                       for i, (t, r) in enumerate(zip(texts, reasons))]
+        return JSONResponse({
+            "id": self.id, "object": "chat.completion" if self.chat else "text_completion", "created": self.created,
+            "model": self.params.model, "choices": choices, "usage": self.usage(),
+        })
+
+    async def sse(self) -> AsyncIterator[str]:
+        try:
+            if self.chat:
+                for index in range(len(self.requests)):
+                    yield self._chunk(index, {"role": "assistant", "content": ""}, None)
+            async for index, delta, reason, error in self.pieces():
+                if error is not None:
+                    self.status = error.status
+                    yield f"data: {json.dumps(error_body(error))}\n\n"
+                    continue
+                if delta:
+                    yield self._chunk(index, {"content": delta} if self.chat else delta, None)
+                if reason is not None:
+                    yield self._chunk(index, {} if self.chat else "", reason)
+            if self.params.include_usage:
+                usage = {"id": self.id, "object": self._chunk_object(), "created": self.created,
+                         "model": self.params.model, "choices": [], "usage": self.usage()}
+                yield f"data: {json.dumps(usage)}\n\n"
+            yield "data: [DONE]\n\n"
+        finally:
+            self._close()
+
+    def _chunk_object(self) -> str:
+        return "chat.completion.chunk" if self.chat else "text_completion"
+
+    def _chunk(self, index: int, delta, reason: str | None) -> str:
+        choice = {"index": index, "logprobs": None, "finish_reason": reason}
+        choice["delta" if self.chat else "text"] = delta
+        body = {"id": self.id, "object": self._chunk_object(), "created": self.created, "model": self.params.model,
+                "choices": [choice]}
+        return f"data: {json.dumps(body)}\n\n"
+
+    def _close(self) -> None:
+        """Cancel what is still generating (client gone, or an error) and record the request's metrics."""
+        for index in self.pending:
+            self.api.engine.cancel(self.ids[index])
+        if self.pending and self.status == 200:
+            self.status = 499  # the client went away before the end
+        self.pending.clear()
+        now = time.perf_counter()
+        self.api.metrics.observe_request(
+            self.endpoint, self.params.model, self.status,
+            prompt_tokens=sum(len(r.prompt_ids) for r in self.requests),
+            completion_tokens=sum(a.token_count for a in self.assemblers),
+            latency=now - self.start,
+            ttft=None if self.first_token is None else self.first_token - self.start,
+        )

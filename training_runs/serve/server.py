@@ -1,0 +1,110 @@
+"""Assemble and run the server: load the base model and tokenizer, build the engine and the HTTP app.
+
+Example:
+    >>> options = ServeOptions(base_model="/models/tiny", adapters_dir="/srv/adapters", port=8000)  # doctest: +SKIP
+    >>> run_server(options)   # blocks; Ctrl-C stops it                                           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training_runs.serve.adapters import AdapterDirectory
+from training_runs.serve.engine import EngineConfig, ServeEngine
+from training_runs.serve.protocol import RequestLimits
+
+logger = logging.getLogger(__name__)
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything ``advisor serve`` configures (``engine`` and ``limits`` hold the numeric limits)."""
+
+    base_model: str
+    adapters_dir: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_token: str | None = None
+    served_model_name: str | None = None
+    device: str | None = None
+    dtype: str = "auto"
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    limits: RequestLimits = field(default_factory=RequestLimits)
+
+    def model_name(self) -> str:
+        """The name clients use for the base model: ``served_model_name``, else a local directory's name."""
+        if self.served_model_name:
+            return self.served_model_name
+        path = Path(self.base_model)
+        return path.name if path.is_dir() else self.base_model
+
+
+def load_base_model(base_model: str, *, device: str | None = None, dtype: str = "auto"):
+    """Load ``(model, tokenizer)`` from a local directory or the Hugging Face cache (nothing else is fetched
+    when ``HF_HUB_OFFLINE=1``). ``dtype`` 'auto' is bfloat16 on CUDA and float32 on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available; use --device cpu")
+    if dtype == "auto":
+        torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    else:
+        torch_dtype = getattr(torch, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
+        model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch_dtype)
+    except (OSError, ValueError) as exc:
+        raise OSError(f"cannot load the base model {base_model!r}: {exc}".splitlines()[0]) from exc
+    return model.to(device).eval(), tokenizer
+
+
+def eos_token_ids(model, tokenizer) -> list[int]:
+    """The end-of-sequence ids of the model's generation config and of the tokenizer."""
+    ids: set[int] = set()
+    for value in (getattr(getattr(model, "generation_config", None), "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return sorted(ids)
+
+
+def build_server(options: ServeOptions, *, own_engine: bool = True):
+    """Load the model and return ``(app, engine)``; the app starts the engine when it starts."""
+    from training_runs.serve.app import ServerSettings, create_app
+
+    adapters_dir = Path(options.adapters_dir)
+    if not adapters_dir.is_dir():
+        raise OSError(f"the adapters directory {adapters_dir} does not exist (create it, or point --adapters at it)")
+    model, tokenizer = load_base_model(options.base_model, device=options.device, dtype=options.dtype)
+    engine = ServeEngine(model, AdapterDirectory(adapters_dir), options.engine, eos_token_ids=eos_token_ids(model, tokenizer))
+    settings = ServerSettings(base_model_name=options.model_name(), limits=options.limits, api_token=options.api_token)
+    return create_app(engine, tokenizer, settings, own_engine=own_engine), engine
+
+
+def run_server(options: ServeOptions) -> None:
+    """Build the server and serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    if options.host not in ("127.0.0.1", "localhost", "::1") and not options.api_token:
+        print(
+            f"warning: serving on {options.host} without a token; anyone who can reach it can use it "
+            "(set --token or ADVISOR_SERVE_TOKEN)",
+            file=sys.stderr,
+        )
+    app, engine = build_server(options)
+    names = engine.adapters.names()
+    print(
+        f"serving {options.model_name()!r} with {len(names)} adapter(s) from {options.adapters_dir} on "
+        f"http://{options.host}:{options.port} (policy {options.engine.policy}, pid {os.getpid()})",
+        file=sys.stderr, flush=True,
+    )
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", timeout_graceful_shutdown=5)
