@@ -1,0 +1,111 @@
+"""Resumable training checkpoints: adapter weights, optimizer, scheduler and step, written atomically.
+
+Layout: ``<output_dir>/checkpoint/`` holding ``adapter.safetensors`` (the trainable LoRA weights),
+``optimizer.pt``, ``scheduler.pt`` and ``state.json`` (step, run id, run fingerprint, tokens so far). A new
+checkpoint is written to a temporary sibling and renamed over the old one, so an interruption at any
+moment leaves either the previous or the new checkpoint, never a mixture.
+
+Example:
+    >>> load_checkpoint("/nonexistent/run") is None
+    True
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training_runs.qlora.errors import CheckpointMismatchError
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved training state: where it lies and what ``state.json`` says."""
+
+    path: Path
+    step: int
+    run_id: str
+    fingerprint: str
+    train_tokens: int
+
+    def check_matches(self, fingerprint: str) -> None:
+        """Raise :class:`CheckpointMismatchError` unless the checkpoint belongs to the run ``fingerprint``."""
+        if fingerprint != self.fingerprint:
+            raise CheckpointMismatchError(
+                f"{self.path.parent} holds a checkpoint of another run (different data, base model or "
+                f"training settings; run {self.run_id} at step {self.step}); use another output directory "
+                "or delete that checkpoint to start over"
+            )
+
+    def restore(self, model: Any, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+        """Load the adapter weights, optimizer and scheduler states into the given objects."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        device = next(p.device for p in model.parameters() if p.requires_grad)
+        set_peft_model_state_dict(model, load_file(str(self.path / "adapter.safetensors"), device=str(device)))
+        optimizer.load_state_dict(torch.load(self.path / "optimizer.pt", map_location=device, weights_only=True))
+        scheduler.load_state_dict(torch.load(self.path / "scheduler.pt", weights_only=True))
+
+
+def load_checkpoint(output_dir: str | os.PathLike[str]) -> Checkpoint | None:
+    """The checkpoint in ``output_dir``, or None if there is none."""
+    path = Path(output_dir) / CHECKPOINT_DIR
+    state_file = path / "state.json"
+    if not state_file.is_file():
+        return None
+    state = json.loads(state_file.read_text())
+    return Checkpoint(path, int(state["step"]), str(state["run_id"]), str(state["fingerprint"]),
+                      int(state.get("train_tokens", 0)))
+
+
+def save_checkpoint(
+    output_dir: str | os.PathLike[str],
+    *,
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    run_id: str,
+    fingerprint: str,
+    train_tokens: int,
+) -> Checkpoint:
+    """Write the training state atomically to ``<output_dir>/checkpoint`` and return it."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    root = Path(output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=root))
+    try:
+        weights = {k: v.detach().contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
+        save_file(weights, str(staging / "adapter.safetensors"))
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        torch.save(scheduler.state_dict(), staging / "scheduler.pt")
+        state = {"step": step, "run_id": run_id, "fingerprint": fingerprint, "train_tokens": train_tokens}
+        (staging / "state.json").write_text(json.dumps(state, indent=2))
+        target = root / CHECKPOINT_DIR
+        retired = None
+        if target.exists():
+            retired = root / f".retired-{staging.name}"
+            os.replace(target, retired)
+        os.replace(staging, target)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Checkpoint(target, step, run_id, fingerprint, train_tokens)
+
+
+def remove_checkpoint(output_dir: str | os.PathLike[str]) -> None:
+    """Delete the checkpoint of a finished run (a rerun then starts a new run)."""
+    shutil.rmtree(Path(output_dir) / CHECKPOINT_DIR, ignore_errors=True)
