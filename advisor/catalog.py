@@ -128,8 +128,13 @@ def entry_fingerprint(entry: CatalogEntry, *, embeddings: bool = False) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-@lru_cache(maxsize=4)
 def _shipped_advisor(path: str | None) -> "Advisor":
+    """The advisor at ``path``, else ``ADVISOR_MODEL_DIR``, else the artifact shipped in ``models/``."""
+    return _load_advisor(path or os.environ.get("ADVISOR_MODEL_DIR") or None)
+
+
+@lru_cache(maxsize=4)
+def _load_advisor(path: str | None) -> "Advisor":
     # One load per worker process: the artifact is read once and reused for every entry it scores.
     from advisor.api import Advisor
 

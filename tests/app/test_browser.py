@@ -1,0 +1,118 @@
+"""A real browser: `streamlit run app.py` headless on loopback, Debian's Chromium driven by Selenium.
+
+Runs the bundled example end to end, waits for the recommendation and saves a screenshot (to the test's
+tmp folder; also to $ADVISOR_SCREENSHOT when set). Skipped locally without chromium + chromedriver;
+in CI (ADVISOR_REQUIRE_SERVICES=1) a missing browser fails the run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import require_service
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--window-size=1400,2200")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    port = free_port()
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        require_service("Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_a_new_user_clicks_the_example_dataset_and_reads_a_recommendation(app_url, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(app_url)
+    wait = WebDriverWait(browser, 120)
+    example = wait.until(EC.element_to_be_clickable(
+        (By.XPATH, "//label[.//p[normalize-space()='Bundled example']]")))
+    example.click()
+    # the live preview of the example's formatted prompts is there before anything is run
+    wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Preview')]")))
+    run = wait.until(EC.element_to_be_clickable(
+        (By.XPATH, "//button[.//p[normalize-space()='Profile and rank base models']]")))
+    run.click()
+    heading = WebDriverWait(browser, 240).until(EC.visibility_of_element_located(
+        (By.XPATH, "//h2[contains(., 'Recommendation for sentiment_reviews')]")))
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Best base model" in body and "P(beat GPT-4)" in body
+    assert "Chance that the fine-tuned model beats GPT-4" in body
+    assert "Traceback" not in body
+    # the charts (ranking with intervals) are drawn
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", heading)
+    time.sleep(1.5)  # let the charts finish their first paint
+    shot = tmp_path / "advisor-recommendation.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    if os.environ.get("ADVISOR_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["ADVISOR_SCREENSHOT"])
