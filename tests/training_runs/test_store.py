@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
-from store_backends import db_url  # noqa: F401  (fixture)
+from store_backends import db_url, fresh_postgres_database  # noqa: F401  (db_url is a fixture)
 from training_runs.store import (
     DuplicateRunError,
     RunValidationError,
@@ -296,3 +296,17 @@ def test_export_refuses_an_unknown_suffix_or_a_missing_directory_and_writes_noth
     with pytest.raises(StoreError, match="does not exist"):
         seeded.export_runs(out_dir / "missing" / "runs.csv")
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.postgres
+def test_postgresql_and_sqlite_hold_identical_study_data(tmp_path: Path) -> None:
+    frames = []
+    for url in (f"sqlite:///{tmp_path / 'advisor.db'}", None):
+        databases = fresh_postgres_database() if url is None else iter([url])
+        for opened_url in databases:
+            with Store.open(opened_url) as store:
+                store.seed_study()
+                frames.append((store.runs_frame().drop(columns=["run_id", "created_at"]),
+                               store.base_models_frame(), store.tasks_frame()))
+    for on_sqlite, on_postgres in zip(*frames):
+        pd.testing.assert_frame_equal(on_sqlite, on_postgres)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic import command
@@ -96,3 +97,14 @@ def test_the_migrations_downgrade_to_nothing_and_upgrade_again(db_url: str) -> N
     with Store.open(db_url) as store:
         store.seed_study()
         assert store.stats()["runs"]["api"] == 62
+
+
+def test_several_processes_opening_a_new_database_at_once_all_succeed(db_url: str) -> None:  # noqa: F811
+    # Threads with separate engines behave like separate processes here: each has its own connections.
+    def open_and_count(_: int) -> str | None:
+        with Store.open(db_url) as store:
+            return store.schema_revision()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        revisions = list(pool.map(open_and_count, range(4)))
+    assert revisions == ["0002"] * 4

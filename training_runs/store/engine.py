@@ -105,11 +105,25 @@ def make_engine(url: URL) -> Engine:
             f"the database driver for {url.drivername!r} is not installed: {exc}{hint}"
         ) from exc
     if backend == "sqlite":
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+#: Execution option: begin the SQLite transaction with ``BEGIN IMMEDIATE`` (take the write lock at once).
+SQLITE_IMMEDIATE = "advisor_sqlite_immediate"
+
+
+def _configure_sqlite_connection(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # The sqlite3 module does not begin a transaction before DDL, so a schema migration would be
+    # committed statement by statement. Taking over BEGIN (SQLAlchemy's documented recipe) makes
+    # every transaction, DDL included, all-or-nothing.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection) -> None:  # type: ignore[no-untyped-def]
+    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

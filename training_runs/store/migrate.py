@@ -15,12 +15,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from training_runs.errors import SchemaVersionError
+from training_runs.store.engine import SQLITE_IMMEDIATE
 
 #: Alembic's bookkeeping table (named so it cannot clash with another application's in a shared database).
 VERSION_TABLE = "advisor_schema_version"
+#: Arbitrary constant key of the PostgreSQL advisory lock held while migrating.
+MIGRATION_LOCK_KEY = 7_304_112_024
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -64,7 +68,21 @@ def check_known(revision: str | None, where: str) -> None:
 
 
 def upgrade(engine: Engine, where: str, revision: str = "head") -> None:
-    """Bring the database's schema to ``revision`` (default: the newest) in one transaction."""
-    with engine.begin() as connection:
-        check_known(current_revision(connection), where)
-        command.upgrade(alembic_config(connection), revision)
+    """Bring the database's schema to ``revision`` (default: the newest) in one transaction.
+
+    A database already at the target is only read (so a read-only copy can still be opened).
+    Concurrent openers are serialized: PostgreSQL by an advisory lock, SQLite by its write lock.
+    """
+    target = head_revision() if revision == "head" else revision
+    with engine.connect() as connection:
+        found = current_revision(connection)
+    check_known(found, where)
+    if found == target:
+        return
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{SQLITE_IMMEDIATE: True})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            check_known(current_revision(connection), where)  # another process may have migrated meanwhile
+            command.upgrade(alembic_config(connection), revision)
