@@ -88,10 +88,12 @@ class LoraSlots:
         self._row_slots = _RowSlots()
         self.layers: dict[str, MultiLoraLinear] = {}
         for name, module in list(model.named_modules()):
-            if not name.startswith(layers_prefix + "."):
+            if not name.startswith(layers_prefix + ".") or isinstance(module, MultiLoraLinear):
                 continue
             for child_name, child in list(module.named_children()):
-                if isinstance(child, nn.Linear) and not isinstance(child, MultiLoraLinear):
+                if isinstance(child, MultiLoraLinear):  # a previous engine's wrapper: start afresh
+                    child = child.base
+                if isinstance(child, nn.Linear):
                     wrapped = MultiLoraLinear(child, self._row_slots)
                     setattr(module, child_name, wrapped)
                     self.layers[f"{name}.{child_name}"] = wrapped
