@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.artifact import PredictorBundle, load_bundle
-from advisor.estimators import Blend, JointLightGBM, TwoStage
+from advisor.estimators import Blend, TwoStage
 from advisor.features import FeatureSpec
 from advisor.predictor import Predictor
 from advisor.recommendation import (
@@ -226,8 +226,8 @@ def _member_contributions(member, predictor: Predictor, features: pd.DataFrame) 
     if isinstance(member, TwoStage):
         X = member._task_inputs(features, None) if not member.use_base_scores else None
         if member.task_level == "ridge" and X is not None:
-            scaler, ridge = member.task_model_[0], member.task_model_[-1]
-            z = (X.to_numpy()[0] - scaler.mean_) / scaler.scale_
+            ridge = member.task_model_
+            z = (X.to_numpy()[0] - ridge.mean_) / ridge.scale_
             return pd.Series(ridge.coef_ * z, index=member.feature_names_).reindex(names).fillna(0.0), "ridge coefficients"
         if member.task_level == "lightgbm" and X is not None:
             shap = member.task_model_.predict(X.to_numpy(), pred_contrib=True)[0][:-1]

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge, RidgeCV
-from sklearn.neighbors import KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.linear_model import Ridge
 
+from advisor.linear import StandardizedKNN, StandardizedRidgeCV
 from advisor.training_data import TrainingTable
 
 BASE_MEAN_FEATURE = "measured_base_mean"
+
+
+def clip01(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scores clipped to [0, 1] (numpy-level: pandas' own clip is slow in the cross-validation loops)."""
+    return pd.DataFrame(np.clip(frame.to_numpy(dtype=float), 0.0, 1.0), index=frame.index, columns=frame.columns)
 
 
 def target_matrix(table: TrainingTable, target: str) -> pd.DataFrame:
@@ -85,16 +88,16 @@ class PerModelMean(ScoreEstimator):
             measured = base.reindex(index=features.index, columns=self.models_)
             with_base = measured + self.mean_lift_
             pred = with_base.where(measured.notna(), pred)
-        return pred.clip(0.0, 1.0)
+        return clip01(pred)
 
 
-def ridge_regressor() -> object:
+def ridge_regressor() -> StandardizedRidgeCV:
     # Leave-one-out choice of the penalty inside the training tasks only.
-    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 3, 17)))
+    return StandardizedRidgeCV()
 
 
-def knn_regressor(k: int = 5) -> object:
-    return make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=k, weights="distance"))
+def knn_regressor(k: int = 5) -> StandardizedKNN:
+    return StandardizedKNN(k)
 
 
 def lightgbm_regressor(seed: int = 0) -> object:
@@ -175,10 +178,8 @@ class TwoStage(ScoreEstimator):
         self.task_model_.fit(X.to_numpy()[known], task_mean.to_numpy()[known])
         deviations = y.sub(task_mean, axis=0)
         self.train_deviations_ = deviations.fillna(self.mean_deviation_)
-        self.k_ = min(self.k, len(features))
         if self.deviation == "knn":
-            self.scaler_ = StandardScaler().fit(features.to_numpy())
-            self.train_points_ = self.scaler_.transform(features.to_numpy())
+            self.neighbours_ = StandardizedKNN(self.k).fit(features.to_numpy(), np.zeros(len(features)))
         if self.use_base_scores:
             # How much a model's base-score deviation from the task's base mean carries into its fine-tuned
             # deviation: one shared slope, fit on all training (task, model) cells.
@@ -197,18 +198,14 @@ class TwoStage(ScoreEstimator):
         level = self.predict_task_level(features, base)
         dev = pd.DataFrame(np.tile(self.mean_deviation_.to_numpy(), (len(features), 1)), index=features.index, columns=self.models_)
         if self.deviation == "knn":
-            points = self.scaler_.transform(features.to_numpy())
-            for i, task in enumerate(features.index):
-                dist = np.linalg.norm(self.train_points_ - points[i], axis=1)
-                nearest = np.argsort(dist)[: self.k_]
-                weights = 1.0 / (dist[nearest] + 1e-6)
-                local = (self.train_deviations_.iloc[nearest].fillna(0.0).T @ weights) / weights.sum()
-                dev.loc[task] = (1 - self.shrink) * dev.loc[task] + self.shrink * local.to_numpy()
+            idx, w = self.neighbours_.neighbours(features.to_numpy())
+            local = (self.train_deviations_.to_numpy()[idx] * w[:, :, None]).sum(axis=1)
+            dev = (1 - self.shrink) * dev + self.shrink * pd.DataFrame(local, index=dev.index, columns=dev.columns)
         if self.use_base_scores and base is not None:
             measured = base.reindex(index=features.index, columns=self.models_)
             base_dev = measured.sub(measured.mean(axis=1), axis=0).fillna(0.0)
             dev = dev + self.base_slope_ * base_dev
-        return dev.add(level, axis=0).clip(0.0, 1.0)
+        return clip01(dev.add(level, axis=0))
 
 
 @dataclass
@@ -257,7 +254,7 @@ class JointLightGBM(ScoreEstimator):
         cells = self._cells(features, base)
         values = self.model_.predict(cells.drop(columns=["model"]).to_numpy())
         out = pd.DataFrame(values.reshape(len(self.models_), len(features)).T, index=features.index, columns=self.models_)
-        return out.clip(0.0, 1.0)
+        return clip01(out)
 
 
 @dataclass

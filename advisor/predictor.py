@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import GroupKFold
 
-from advisor.estimators import ScoreEstimator, TwoStage, measured_base_mean
+from advisor.estimators import ScoreEstimator, TwoStage, clip01, measured_base_mean
 from advisor.features import FeatureSpec
 from advisor.training_data import TrainingTable
 
@@ -71,25 +70,29 @@ class Predictor:
         return self
 
     def _calibrate(self, table: TrainingTable, features: pd.DataFrame) -> dict[str, pd.DataFrame | pd.Series]:
-        """Out-of-fold residuals (actual - forecast) over the training tasks, grouped by task."""
-        n_folds = min(self.calibration_folds, len(features))
-        ft_res, base_res, g4_res = [], [], []
+        """Out-of-fold residuals (actual - forecast) over the training tasks, grouped by task.
+
+        Tasks are dealt round-robin into ``calibration_folds`` folds (deterministic; every task once).
+        """
+        tasks = list(features.index)
+        n_folds = min(self.calibration_folds, len(tasks))
+        ft_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
+        base_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
+        g4_res = pd.Series(np.nan, index=features.index)
         base = table.base if self.estimator.uses_base_scores else None
-        for train_idx, test_idx in GroupKFold(n_splits=n_folds).split(features, groups=features.index):
-            train = table.subset(features.index[train_idx])
-            f_train, f_test = features.iloc[train_idx], features.iloc[test_idx]
+        for fold in range(n_folds):
+            test = tasks[fold::n_folds]
+            train_tasks = [t for i, t in enumerate(tasks) if i % n_folds != fold]
+            train = table.subset(train_tasks)
+            f_train, f_test = features.loc[train_tasks], features.loc[test]
             est = self.estimator.clone().fit(train, f_train, "finetuned")
-            b_test = base.loc[f_test.index] if base is not None else None
-            ft_res.append(table.finetuned.loc[f_test.index, self.models_] - est.predict(f_test, b_test))
+            b_test = base.loc[test] if base is not None else None
+            ft_res.loc[test] = (table.finetuned.loc[test, self.models_] - est.predict(f_test, b_test)).to_numpy()
             base_est = TwoStage("ridge").fit(train, f_train, "base")
-            base_res.append(table.base.loc[f_test.index, self.models_] - base_est.predict(f_test))
+            base_res.loc[test] = (table.base.loc[test, self.models_] - base_est.predict(f_test)).to_numpy()
             g4 = _Gpt4Estimator().fit(train, f_train)
-            g4_res.append(table.gpt4.loc[f_test.index] - g4.predict(f_test))
-        return {
-            "finetuned": pd.concat(ft_res).loc[features.index],
-            "base": pd.concat(base_res).loc[features.index],
-            "gpt4": pd.concat(g4_res).loc[features.index],
-        }
+            g4_res.loc[test] = (table.gpt4.loc[test] - g4.predict(f_test)).to_numpy()
+        return {"finetuned": ft_res, "base": base_res, "gpt4": g4_res}
 
     # -------------------------------------------------------------- predicting
     def predict(
@@ -135,13 +138,13 @@ class Predictor:
         alpha = (1 - self.interval_level) / 2
         q_low, q_high = np.quantile(res["finetuned"], [alpha, 1 - alpha])
         widen = pd.Series([self.offset_model_.extra_spread_ if m in unseen else 0.0 for m in models], index=models)
-        low = (finetuned + q_low).sub(widen, axis=1).clip(0, 1)
-        high = (finetuned + q_high).add(widen, axis=1).clip(0, 1)
+        low = clip01((finetuned + q_low).sub(widen, axis=1))
+        high = clip01((finetuned + q_high).add(widen, axis=1))
 
         gpt4 = self.gpt4_estimator_.predict(features)
         p_beat = self._p_beat(finetuned, gpt4, res, widen)
         regret = self._expected_regret(finetuned, widen)
-        return PredictorOutput(finetuned, low, high, base.clip(0, 1), gpt4, p_beat, regret, unseen)
+        return PredictorOutput(finetuned, low, high, clip01(base), gpt4, p_beat, regret, unseen)
 
     def _residual_pool(self) -> dict[str, np.ndarray]:
         stacked = self.residuals_["finetuned"].stack()

@@ -99,7 +99,7 @@ def feature_signal(table: TrainingTable, features: tuple[str, ...]) -> pd.DataFr
     for task in table.tasks:
         keep = X.index != task
         model = ridge_regressor().fit(X[keep].to_numpy(), task_mean[keep].to_numpy())
-        coefs.append(model[-1].coef_)
+        coefs.append(model.coef_)
     coefs = np.array(coefs)
     signs = np.sign(coefs)
     rows = []

@@ -52,6 +52,21 @@ class TrainingTable:
     descriptors: pd.DataFrame
     excluded: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def _trusted(cls, **parts: object) -> "TrainingTable":
+        """Build from parts that already have object indexes (skips the normalization; used by ``subset``)."""
+        table = object.__new__(cls)
+        for name, value in parts.items():
+            object.__setattr__(table, name, value)
+        return table
+
+    def __post_init__(self) -> None:
+        # Plain object indexes: pandas' Arrow-backed string indexes make the many small look-ups of
+        # cross-validation several times slower.
+        for name in ("finetuned", "base", "heuristics", "descriptors"):
+            object.__setattr__(self, name, _object_index(getattr(self, name)))
+        object.__setattr__(self, "gpt4", self.gpt4.set_axis(self.gpt4.index.astype(object)))
+
     @property
     def tasks(self) -> list[str]:
         return list(self.finetuned.index)
@@ -63,7 +78,7 @@ class TrainingTable:
     def subset(self, tasks: Iterable[str]) -> "TrainingTable":
         """The same table restricted to ``tasks`` (in that order)."""
         tasks = list(tasks)
-        return TrainingTable(
+        return TrainingTable._trusted(
             finetuned=self.finetuned.loc[tasks],
             base=self.base.loc[tasks],
             gpt4=self.gpt4.reindex(tasks),
@@ -156,7 +171,7 @@ def descriptors_frame(base_models: pd.DataFrame) -> pd.DataFrame:
     out["params_billion"] = frame["params_billion"].astype(float)
     out["instruction_tuned"] = frame["instruction_tuned"].map(_as_bool).astype(float)
     released = pd.to_datetime(frame["release_date"])
-    out["release_year"] = released.dt.year + (released.dt.dayofyear - 1) / 365.25
+    out["release_year"] = released.dt.year + (released.dt.day_of_year - 1) / 365.25
     return out
 
 
@@ -172,6 +187,10 @@ def training_table_from_store(store: "Store", *, exclude: Mapping[str, str] | No
             "run `advisor db init` (it loads the shipped reference profiles)"
         )
     return build_training_table(runs, profiles, descriptors_frame(store.base_models_frame()), exclude=exclude)
+
+
+def _object_index(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_axis(frame.index.astype(object), axis=0).set_axis(frame.columns.astype(object), axis=1)
 
 
 def _as_bool(value: object) -> bool:
