@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -29,7 +29,6 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
 from models.registry import BaseModelInfo, load_registry, lookup
 from training_runs.errors import DuplicateRunError, RunValidationError, StoreError
 from training_runs.store import engine as engines
@@ -45,6 +44,9 @@ from training_runs.store.orm import (
     utcnow,
 )
 from training_runs.store.study import STUDY_PROVENANCE, RunSpec, StudyData, TaskSpec, load_study
+
+if TYPE_CHECKING:  # importing the featurizers package is slow (text libraries); the store needs it rarely
+    from featurizers.profile_types import TaskProfile
 
 #: Category of tasks created on demand for user datasets.
 LOCAL_CATEGORY = "local"
@@ -403,6 +405,8 @@ class Store:
     # ------------------------------------------------------------------ task profiles
     def task_profiles(self, featurizer_version: str | None = None) -> dict[str, TaskProfile]:
         """``{task: TaskProfile}`` computed by ``featurizer_version`` (default: the current ``FEATURIZER_VERSION``)."""
+        from featurizers.profile_types import FEATURIZER_VERSION
+
         version = FEATURIZER_VERSION if featurizer_version is None else featurizer_version
         query = (
             select(TaskProfileRecord, TaskRecord.name)
@@ -420,6 +424,8 @@ class Store:
         """
         _require_name(task, "task")
         _require_name(category, "category")
+        from featurizers.profile_types import TaskProfile
+
         if not isinstance(profile, TaskProfile):
             raise StoreError(f"profile must be a TaskProfile, got {type(profile).__name__}")
         with self._unit_of_work("save a task profile") as session:
@@ -715,6 +721,8 @@ def _profile_from_record(record: TaskProfileRecord) -> TaskProfile:
         n_examples=record.n_examples,
         source=record.source,
     )
+    from featurizers.profile_types import TaskProfile
+
     return TaskProfile.from_dict(data)
 
 

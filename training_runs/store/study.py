@@ -16,11 +16,12 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from featurizers.profile_types import TaskProfile
+from typing import TYPE_CHECKING, Any
 from models.registry import BaseModelInfo, RegistryError, read_base_models_csv
 from training_runs.errors import SeedDataError
+
+if TYPE_CHECKING:  # importing the featurizers package is slow (text libraries); only profiles need it
+    from featurizers.profile_types import TaskProfile
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 STUDY_DIR = DATA_DIR / "lora_land"
@@ -127,6 +128,8 @@ def load_reference_profiles(path: Path) -> dict[str, TaskProfile]:
     if not isinstance(payload, dict) or not isinstance(payload.get("profiles"), dict):
         raise SeedDataError(f"{path.name} must be an object with a 'profiles' mapping of task name to profile")
     version = payload.get("featurizer_version")
+    from featurizers.profile_types import TaskProfile
+
     profiles: dict[str, TaskProfile] = {}
     for task, raw in payload["profiles"].items():
         try:
