@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,8 @@ def prepare_for_training(model: Any, config: QLoRAConfig, *, quantized: bool) ->
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(config.seed)
-        return get_peft_model(model, lora)
+        with warnings.catch_warnings():  # peft still asks transformers for a since-renamed attribute
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, lora)
     finally:
         torch.random.set_rng_state(state)

@@ -44,7 +44,8 @@ from training_runs.qlora.data import (
 )
 from training_runs.qlora.errors import QLoRAError, TrainingOutOfMemoryError
 from training_runs.qlora.evaluation import evaluate, infer_metric
-from training_runs.qlora.modeling import base_model_name, check_quantization, load_model, prepare_for_training, resolve_device
+from training_runs.qlora.modeling import base_model_name as default_model_name
+from training_runs.qlora.modeling import check_quantization, load_model, prepare_for_training, resolve_device
 from training_runs.qlora.paths import default_runs_root
 from training_runs.qlora.recording import RunStore, record_result
 from training_runs.qlora.training import StepInfo, autocast_for, train_adapter
@@ -142,6 +143,7 @@ def run_qlora(
     *,
     task: str | None = None,
     metric: str | None = None,
+    base_model_name: str | None = None,
     store: RunStore | None = None,
     progress: bool = False,
     on_step: Callable[[StepInfo], None] | None = None,
@@ -151,7 +153,9 @@ def run_qlora(
     ``task_data``: a ``featurizers.TaskData`` or plain (prompt, completion) pairs. ``base_model``: a local
     model directory or a Hugging Face id available offline. ``task``: the name recorded (default: the
     TaskData's name, else ``local-<data hash>``). ``metric``: a registered or study metric name (default:
-    inferred from the completions, see :func:`~training_runs.qlora.evaluation.infer_metric`). ``store``: a
+    inferred from the completions, see :func:`~training_runs.qlora.evaluation.infer_metric`).
+    ``base_model_name``: the name the base model is recorded under (default: the Hugging Face id, or the
+    local directory's name; give the registry name, e.g. ``mistral-7b``, for a local copy). ``store``: a
     ``training_runs.store.Store`` to record in (None: not recorded). ``progress``: print a progress line per
     step to stderr. ``on_step``: called after every optimizer step.
     """
@@ -166,7 +170,7 @@ def run_qlora(
     device = resolve_device(config)
     check_quantization(config, device)
 
-    model_name = base_model_name(base_model)
+    model_name = base_model_name or default_model_name(base_model)
     fingerprint = hashlib.sha256(
         json.dumps([config.training_fingerprint(), data_hash, os.fspath(base_model)]).encode()
     ).hexdigest()
