@@ -1,7 +1,7 @@
 """Resumable training checkpoints: adapter weights, optimizer, scheduler and step, written atomically.
 
 Layout: ``<output_dir>/checkpoint/`` holding ``adapter.safetensors`` (the trainable LoRA weights),
-``optimizer.pt``, ``scheduler.pt`` and ``state.json`` (step, run id, run fingerprint, tokens so far). A new
+``optimizer.pt``, ``scheduler.pt`` and ``state.json`` (step, run id, run fingerprint, training tokens and seconds so far). A new
 checkpoint is written to a temporary sibling and renamed over the old one, so an interruption at any
 moment leaves either the previous or the new checkpoint, never a mixture.
 
@@ -35,6 +35,7 @@ class Checkpoint:
     run_id: str
     fingerprint: str
     train_tokens: int
+    train_time_s: float = 0.0
 
     def check_matches(self, fingerprint: str) -> None:
         """Raise :class:`CheckpointMismatchError` unless the checkpoint belongs to the run ``fingerprint``."""
@@ -64,7 +65,7 @@ def load_checkpoint(output_dir: str | os.PathLike[str]) -> Checkpoint | None:
         return None
     state = json.loads(state_file.read_text())
     return Checkpoint(path, int(state["step"]), str(state["run_id"]), str(state["fingerprint"]),
-                      int(state.get("train_tokens", 0)))
+                      int(state.get("train_tokens", 0)), float(state.get("train_time_s", 0.0)))
 
 
 def save_checkpoint(
@@ -77,6 +78,7 @@ def save_checkpoint(
     run_id: str,
     fingerprint: str,
     train_tokens: int,
+    train_time_s: float = 0.0,
 ) -> Checkpoint:
     """Write the training state atomically to ``<output_dir>/checkpoint`` and return it."""
     from peft import get_peft_model_state_dict
@@ -90,7 +92,8 @@ def save_checkpoint(
         save_file(weights, str(staging / "adapter.safetensors"))
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
-        state = {"step": step, "run_id": run_id, "fingerprint": fingerprint, "train_tokens": train_tokens}
+        state = {"step": step, "run_id": run_id, "fingerprint": fingerprint, "train_tokens": train_tokens,
+                 "train_time_s": train_time_s}
         (staging / "state.json").write_text(json.dumps(state, indent=2))
         target = root / CHECKPOINT_DIR
         retired = None
@@ -103,7 +106,7 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Checkpoint(target, step, run_id, fingerprint, train_tokens)
+    return Checkpoint(target, step, run_id, fingerprint, train_tokens, train_time_s)
 
 
 def remove_checkpoint(output_dir: str | os.PathLike[str]) -> None:

@@ -57,9 +57,9 @@ class RunResult:
 
     ``metric`` is the registered metric that scored it; ``metric_name`` the name it is recorded under
     (the study's name when one was given, e.g. ``accuracy``). Scores are on the held-out split;
-    ``lift = finetuned_score - base_score``. ``train_tokens_per_s`` counts real (non-padding) tokens of this
-    session's training steps; ``peak_gpu_memory_gb`` is None on CPU. ``record_ids`` are the store's row ids
-    (fine-tuned, zero-shot), None when no store was given.
+    ``lift = finetuned_score - base_score``. ``train_tokens_per_s`` counts real (non-padding) training
+    tokens per second of training time (sessions before a resume included); ``peak_gpu_memory_gb`` is
+    None on CPU. ``record_ids`` are the store's row ids (fine-tuned, zero-shot), None without a store.
     """
 
     run_id: str

@@ -45,7 +45,7 @@ class StepInfo:
 
 @dataclass
 class TrainStats:
-    """Figures of one (possibly resumed) training session."""
+    """Figures of a training run; ``train_tokens``/``train_time_s`` include sessions before a resume."""
 
     start_step: int
     steps: int
@@ -55,7 +55,7 @@ class TrainStats:
 
     @property
     def tokens_per_s(self) -> float:
-        """Real (non-padding) tokens processed per second in this session."""
+        """Real (non-padding) training tokens per second of training time."""
         return self.train_tokens / self.train_time_s if self.train_time_s > 0 else 0.0
 
     @property
@@ -137,9 +137,10 @@ def train_adapter(
     optimizer, scheduler = build_optimizer(model, config, device)
     start = 0
     train_tokens = 0
+    prior_tokens, prior_time = 0, 0.0
     if resume is not None:
         resume.restore(model, optimizer, scheduler)
-        start = resume.step
+        start, prior_tokens, prior_time = resume.step, resume.train_tokens, resume.train_time_s
     lengths = [len(ex) for ex in examples]
     stream = micro_batches(
         lengths, config.per_device_batch_size, config.seed, config.group_by_length,
@@ -171,10 +172,12 @@ def train_adapter(
         if output_dir is not None and (done % config.save_steps == 0 or done == config.max_steps):
             save_checkpoint(
                 output_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done, run_id=run_id,
-                fingerprint=fingerprint, train_tokens=train_tokens + (resume.train_tokens if resume else 0),
+                fingerprint=fingerprint, train_tokens=prior_tokens + train_tokens,
+                train_time_s=prior_time + time.perf_counter() - began,
             )
         if on_step is not None:
             on_step(StepInfo(done, config.max_steps, losses[-1], scheduler.get_last_lr()[0], train_tokens))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return TrainStats(start, config.max_steps - start, train_tokens, time.perf_counter() - began, losses)
+    elapsed = time.perf_counter() - began
+    return TrainStats(start, config.max_steps - start, prior_tokens + train_tokens, prior_time + elapsed, losses)
