@@ -94,7 +94,6 @@ def run_window(engine: ServeEngine, adapters: list[str], clients: int, seconds: 
     start = time.perf_counter()
     deadline = start + seconds
     stop = threading.Event()
-    in_flight: dict[int, int] = {}
 
     def client(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
@@ -119,7 +118,6 @@ def run_window(engine: ServeEngine, adapters: list[str], clients: int, seconds: 
             request = GenerationRequest(prompt_ids=prompt, adapter=adapter,
                                         sampling=SamplingParams(max_tokens=max_tokens, temperature=0))
             request_id = engine.submit(request, sink)
-            in_flight[index] = request_id
             while not done.wait(0.05):
                 if stop.is_set():
                     engine.cancel(request_id)

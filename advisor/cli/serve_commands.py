@@ -68,29 +68,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    """The shared dataset options of ``advisor`` (advisor/cli/data_options.py), else a minimal set."""
-    try:
-        from advisor.cli import data_options
-    except ImportError:
-        data_options = None
-    if data_options is not None and hasattr(data_options, "add_data_options"):
-        data_options.add_data_options(parser)
-    else:
-        parser.add_argument("--data", required=True, help="dataset file (CSV, JSONL, Parquet...)")
-        parser.add_argument("--prompt-column", default=None)
-        parser.add_argument("--completion-column", default=None)
+    """``--data FILE`` (or ``--task-dir``) plus the shared column/template options of advisor/cli/data_options.py."""
+    from advisor.cli.data_options import add_data_options
+
+    parser.add_argument("--data", dest="file", metavar="FILE",
+                        help="dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder")
+    add_data_options(parser, positional=False)
 
 
 def _load_task(args: argparse.Namespace):
-    try:
-        from advisor.cli import data_options
-    except ImportError:
-        data_options = None
-    if data_options is not None and hasattr(data_options, "load_task_from_args"):
-        return data_options.load_task_from_args(args)
-    from featurizers.loading import load_task
+    from advisor.cli.data_options import load_task_from_args
 
-    return load_task(args.data, prompt_column=args.prompt_column, completion_column=args.completion_column)
+    return load_task_from_args(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 
+from advisor.cli import main
 from training_runs.serve.random_adapters import write_peft_adapters
 from training_runs.serve.server import ServeOptions
 from training_runs.serve.vllm_engine import vllm_command
@@ -29,10 +31,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def advisor(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADVISOR_SERVE_TOKEN": ""}
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, **kwargs)
+def advisor(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the ``advisor`` command in this process; return (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The tiny model's matmuls only lose from more threads (a loaded 2-core CI box makes OpenMP spin)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +54,20 @@ def server(tmp_path_factory):
     model_dir = write_tiny_model(root / "tiny", hidden_size=32, layers=2)
     write_peft_adapters(model_dir, root / "adapters", ["alpha", "beta"])
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADVISOR_SERVE_TOKEN": TOKEN}
+    log = root / "server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ADVISOR_SERVE_TOKEN": TOKEN, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "advisor.cli", "serve", "--base-model", str(model_dir), "--adapters", str(root / "adapters"),
          "--port", str(port), "--device", "cpu", "--max-tokens", "16", "--max-prompt-tokens", "64",
          "--max-batch-size", "8", "--max-adapters", "2"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"),
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                pytest.fail(f"advisor serve exited with {process.returncode}: {process.stderr.read()}")
+                pytest.fail(f"advisor serve exited with {process.returncode}: {log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
@@ -88,7 +102,7 @@ def test_the_served_api_lists_models_and_refuses_requests_without_the_token(serv
 
 def test_concurrent_clients_of_different_adapters_get_what_each_would_get_alone(server):
     url, _ = server
-    jobs = [(model, prompt) for prompt in ("Answer:", "The quick brown", "Review: this movie") for model in ("tiny", "alpha", "beta")] * 2
+    jobs = [(model, prompt) for prompt in ("Answer:", "Review: this movie") for model in ("tiny", "alpha", "beta")] * 2
     alone = {job: complete(url, *job) for job in set(jobs)}
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         together = list(pool.map(lambda job: complete(url, *job), jobs))
@@ -97,7 +111,7 @@ def test_concurrent_clients_of_different_adapters_get_what_each_would_get_alone(
     assert "advisor_serve_adapters_loaded 2.0" in metrics
 
 
-def test_evaluate_adapters_scores_each_adapter_with_the_task_metric_through_the_server(server, tmp_path):
+def test_evaluate_adapters_scores_each_adapter_with_the_task_metric_through_the_server(server, tmp_path, capsys):
     url, _ = server
     prompts = ["Question: what is", "Label:", "Summarize the article", "Sentence 1: A man"]
     references = [complete(url, "alpha", p, 12).strip() for p in prompts]  # alpha's own answers: it must score 1
@@ -106,32 +120,33 @@ def test_evaluate_adapters_scores_each_adapter_with_the_task_metric_through_the_
         writer = csv.writer(handle)
         writer.writerow(["prompt", "completion"])
         writer.writerows(zip(prompts, references))
-    done = advisor("evaluate-adapters", "--server", url, "--data", str(data), "--adapters", "alpha,beta",
-                   "--metric", "exact_match", "--max-tokens", "12", "--token", TOKEN)
-    assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line.split() for line in done.stdout.strip().splitlines()[1:]}
+    status, out, err = advisor(capsys, "evaluate-adapters", "--server", url, "--data", str(data), "--adapters",
+                               "alpha,beta", "--metric", "exact_match", "--max-tokens", "12", "--token", TOKEN)
+    assert status == 0, err
+    rows = {line.split()[0]: line.split() for line in out.strip().splitlines()[1:]}
     assert rows["alpha"][1:3] == ["exact_match", "1.0000"]
     assert float(rows["beta"][2]) < 1.0 and rows["beta"][3] == "4"
 
 
-def test_evaluate_adapters_names_an_adapter_the_server_does_not_have(server, tmp_path):
+def test_evaluate_adapters_names_an_adapter_the_server_does_not_have(server, tmp_path, capsys):
     url, _ = server
     data = tmp_path / "task.csv"
     data.write_text("prompt,completion\nQ,A\n")
-    done = advisor("evaluate-adapters", "--server", url, "--data", str(data), "--adapters", "alpha,ghost", "--token", TOKEN)
-    assert done.returncode == 2
-    assert "no model named 'ghost'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    status, _, err = advisor(capsys, "evaluate-adapters", "--server", url, "--data", str(data), "--adapters",
+                             "alpha,ghost", "--token", TOKEN)
+    assert status == 2
+    assert "no model named 'ghost'" in err and len(err.strip().splitlines()) == 1
 
 
-def test_serve_refuses_a_missing_adapters_directory_in_one_line(tmp_path):
-    done = advisor("serve", "--base-model", str(tmp_path), "--adapters", str(tmp_path / "missing"))
-    assert done.returncode == 2 and "adapters directory" in done.stderr and "Traceback" not in done.stderr
+def test_serve_refuses_a_missing_adapters_directory_in_one_line(tmp_path, capsys):
+    status, _, err = advisor(capsys, "serve", "--base-model", str(tmp_path), "--adapters", str(tmp_path / "missing"))
+    assert status == 2 and "adapters directory" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
-def test_engine_vllm_without_vllm_installed_says_how_to_get_it(tmp_path):
-    done = advisor("serve", "--engine", "vllm", "--base-model", str(tmp_path), "--adapters", str(tmp_path))
-    assert done.returncode == 2 and "needs vLLM" in done.stderr and "pip install vllm" in done.stderr
+def test_engine_vllm_without_vllm_installed_says_how_to_get_it(tmp_path, capsys):
+    status, _, err = advisor(capsys, "serve", "--engine", "vllm", "--base-model", str(tmp_path), "--adapters", str(tmp_path))
+    assert status == 2 and "needs vLLM" in err and "pip install vllm" in err
 
 
 def test_the_vllm_command_line_carries_the_adapters_and_limits(tmp_path):

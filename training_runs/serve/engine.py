@@ -312,12 +312,12 @@ class ServeEngine:
     # ----------------------------------------------------------------- scheduler (engine thread)
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking at the inbox, so a submit from now on is never missed
             self._drain_inbox()
             self._collect_loads()
             admitted = self._admit()
             if not admitted and not self._running:
                 self._wake.wait(0.05)
-                self._wake.clear()
                 continue
             batch = list(self._running) + admitted
             try:
