@@ -23,8 +23,10 @@ from training_runs.qlora import (
     run_qlora,
 )
 from training_runs.qlora.checkpoint import load_checkpoint
-from training_runs.qlora.data import tokenize_prompts
+from training_runs.qlora.data import tokenize_for_training, tokenize_prompts
 from training_runs.qlora.evaluation import generate
+from training_runs.qlora.modeling import check_quantization, prepare_for_training
+from training_runs.qlora.training import train_adapter
 from training_runs.store import Store
 
 
@@ -38,6 +40,7 @@ def _rows(store):
     return store.runs_frame().sort_values("kind").to_dict("records")
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 def test_a_full_cycle_trains_evaluates_saves_the_adapter_and_records_both_scores(tiny_model_dir, tmp_path, store):
     pairs = parity_pairs(60)
     losses = []
@@ -162,3 +165,27 @@ def test_over_long_prompts_are_truncated_and_counted_or_refused(tiny_model_dir, 
 def test_humaneval_is_refused_before_any_model_is_loaded(tmp_path):
     with pytest.raises(UnsupportedMetricError):
         run_qlora(parity_pairs(30), tmp_path / "not-even-loaded", fast_config(tmp_path), metric="humaneval")
+
+
+def test_gradient_checkpointing_trades_compute_for_memory_without_changing_the_math(tiny_model_dir, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples, _ = tokenize_for_training(parity_pairs(32), tokenizer, 64, "truncate")
+
+    def losses(checkpointing):
+        config = fast_config(tmp_path, max_steps=3, gradient_checkpointing=checkpointing, lora_dropout=0.0)
+        model = prepare_for_training(AutoModelForCausalLM.from_pretrained(tiny_model_dir), config, quantized=False)
+        base = model.get_base_model()
+        assert getattr(base, "is_activation_checkpointing", None) in (checkpointing, None)
+        assert any(getattr(m, "gradient_checkpointing", False) for m in base.modules()) == checkpointing
+        stats = train_adapter(model, examples, config, pad_id=tokenizer.pad_token_id, output_dir=None,
+                              run_id="r", fingerprint="f")
+        return stats.losses
+
+    assert losses(True) == pytest.approx(losses(False), rel=1e-5)
+
+
+def test_4bit_without_bitsandbytes_says_which_package_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "bitsandbytes", None)  # makes the import fail
+    with pytest.raises(QuantizationUnavailableError, match=r"bitsandbytes package .*finetune-advisor\[gpu\]"):
+        check_quantization(QLoRAConfig(), torch.device("cuda"))
+    check_quantization(QLoRAConfig.plain_lora(), torch.device("cuda"))  # no 4-bit, nothing to check

@@ -147,7 +147,11 @@ def prepare_for_training(model: Any, config: QLoRAConfig, *, quantized: bool) ->
             gradient_checkpointing_kwargs=checkpointing_kwargs,
         )
     elif config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing_kwargs)
+        # transformers >= 5.2x renamed it activation checkpointing; older releases only have the old name
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=checkpointing_kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing_kwargs)
         model.enable_input_require_grads()
     model.config.use_cache = False
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
