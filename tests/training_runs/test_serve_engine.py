@@ -153,6 +153,23 @@ def test_more_concurrent_adapters_than_slots_all_finish_because_finished_ones_ar
     assert [r.token_ids for r in results] == [references[q.adapter, tuple(q.prompt_ids)] for q in requests]
 
 
+def test_a_request_waiting_for_a_slot_is_not_overtaken_by_newer_requests_for_the_resident_adapter(workspace):
+    engine = make_engine(workspace, max_adapters=1, max_batch_size=8)
+    order: list[str] = []
+    first = _Waiter()
+    try:
+        engine.submit(greedy("alpha", PROMPTS[0], 30), first.sink)
+        while not first.tokens:
+            threading.Event().wait(0.01)
+        waiters = {name: _Waiter(label=name, order=order) for name in ("beta", "alpha-2", "alpha-3")}
+        engine.submit_many([greedy("beta", PROMPTS[1]), greedy("alpha", PROMPTS[1]), greedy("alpha", PROMPTS[2])],
+                           [waiters[name].sink for name in ("beta", "alpha-2", "alpha-3")])
+        assert all(w.done.wait(60) for w in waiters.values())
+    finally:
+        engine.shutdown()
+    assert order[0] == "beta"
+
+
 def test_a_slow_adapter_load_does_not_hold_up_requests_for_loaded_adapters(workspace, references):
     release = threading.Event()
     started = threading.Event()
@@ -252,12 +269,17 @@ def test_grouped_query_attention_models_decode_like_transformers(tmp_path):
 
 
 class _Waiter:
-    def __init__(self, cancel_after: int | None = None, engine=None) -> None:
+    """Collects one request's events; ``order`` records which labelled request produced a token first."""
+
+    def __init__(self, cancel_after: int | None = None, engine=None, label: str = "", order: list | None = None) -> None:
         self.tokens, self.reason, self.done = [], None, threading.Event()
         self.cancel_after, self.engine, self.request_id = cancel_after, engine, None
+        self.label, self.order = label, order
 
     def sink(self, event) -> None:
         if event.token_id is not None:
+            if not self.tokens and self.order is not None:
+                self.order.append(self.label)
             self.tokens.append(event.token_id)
             if self.cancel_after and len(self.tokens) == self.cancel_after:
                 self.engine.cancel(self.request_id)

@@ -81,6 +81,10 @@ class AdapterCache:
         if entry is not None and entry.pins > 0:
             entry.pins -= 1
 
+    def can_take_another(self) -> bool:
+        """Whether one more adapter could get a slot now (a free slot, or an unpinned one to evict)."""
+        return len(self._entries) < self.max_adapters or any(e.pins == 0 for e in self._entries.values())
+
     def check_fits(self, name: str, nbytes: int) -> None:
         """Raise ``AdapterTooLargeError`` if ``name`` alone exceeds the budget."""
         if nbytes > self.max_bytes:

@@ -415,13 +415,18 @@ class ServeEngine:
                 self._current_single = self._waiting[0].adapter
             elif any(s.adapter != self._current_single for s in self._waiting):
                 return []  # let the batch drain so the oldest waiting adapter gets its turn
+        slot_blocked = False
         for seq in list(self._waiting):
             if len(admitted) >= free_rows:
                 break
             if self.config.policy == "single" and seq.adapter != self._current_single:
                 continue
+            if slot_blocked and seq.adapter is not None:
+                continue  # an older request waits for a slot: admitting newer ones would keep their adapters pinned
             slot = self._resident_slot(seq.adapter)
             if slot is None:
+                # it will need a slot that only finishing sequences can free: hold newer adapter requests back
+                slot_blocked = seq.adapter in self._loaded_host or not self.cache.can_take_another()
                 continue
             if seq.adapter is not None:
                 self.cache.pin(seq.adapter)
@@ -434,6 +439,9 @@ class ServeEngine:
                     seq.generator.seed()
             self._waiting.remove(seq)
             admitted.append(seq)
+        wanted = {s.adapter for s in self._waiting}
+        for name in [n for n in self._loaded_host if n not in wanted]:
+            del self._loaded_host[name]  # its requests were cancelled meanwhile
         return admitted
 
     def _prefill(self, admitted: list[_Sequence]) -> None:
