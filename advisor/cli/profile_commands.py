@@ -1,0 +1,89 @@
+"""``advisor profile``: the heuristics of a task dataset, as a table or as JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from advisor.cli.data_options import add_data_options, load_task_from_args
+from featurizers import STUDY_HEURISTICS, TaskProfile, profile
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "profile",
+        help="compute a task dataset's complexity heuristics",
+        description=(
+            "Profile a task dataset: the LoRA Land complexity heuristics (token lengths, input/output ROUGE-L, "
+            "compressibility, size) and more, with 95%% intervals when a sample is used. "
+            "Examples: advisor profile data.csv --prompt-col question --completion-col answer; "
+            "advisor profile --task-dir ../shared/reference_tasks/glue_sst2 --json"
+        ),
+    )
+    add_data_options(p)
+    p.add_argument("--sample", type=int, metavar="N", help="profile a deterministic uniform sample of N rows")
+    p.add_argument("--exact", action="store_true", help="read every row (bounded memory); no sampling")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--no-embeddings", action="store_true", help="skip the semantic-diversity heuristics (no model load)")
+    p.add_argument("--json", action="store_true", help="print JSON: heuristics, intervals and metadata")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(handler=run_profile)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    if args.exact and args.sample is not None:
+        raise ValueError("give either --sample N or --exact, not both")
+    if args.sample is not None and args.sample < 1:
+        raise ValueError(f"--sample must be a positive number of rows, got {args.sample}")
+    task = load_task_from_args(args)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    prof = profile(
+        task, args.sample, exact=args.exact, seed=args.seed,
+        embeddings=False if args.no_embeddings else None, progress=progress,
+    )
+    if args.json:
+        print(json.dumps(profile_json(prof, task.name), indent=2))
+    else:
+        print(format_table(prof, task.name))
+    return 0
+
+
+def profile_json(prof: TaskProfile, name: str) -> dict:
+    """The ``--json`` document: ``heuristics``, ``intervals`` (name -> [low, high]) and metadata."""
+    d = prof.to_dict()
+    return {"task": name, **d}
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if float(v).is_integer() and abs(v) < 1e12:
+        return f"{int(v):,}"
+    return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.1f}"
+
+
+def format_table(prof: TaskProfile, name: str) -> str:
+    """A readable table: the study's heuristics first, then the others, each with its interval if any."""
+    lines = [
+        f"task: {name}",
+        f"source: {prof.source}",
+        f"rows profiled: {prof.n_profiled:,} of {prof.n_examples:,}" + (" (sample; 95% intervals shown)" if prof.sampled else ""),
+        f"task type: {prof.task_type}    featurizer {prof.featurizer_version}",
+    ]
+    if prof.n_empty_outputs:
+        lines.append(f"warning: {prof.n_empty_outputs:,} profiled rows have an empty output")
+    names = [n for n in STUDY_HEURISTICS if n in prof.heuristics]
+    others = sorted(n for n in prof.heuristics if n not in names)
+    width = max(len(n) for n in prof.heuristics)
+    for title, group in (("study heuristics", names), ("more heuristics", others)):
+        lines.append("")
+        lines.append(title)
+        for n in group:
+            row = f"  {n:<{width}}  {_fmt(prof.heuristics[n]):>12}"
+            if n in prof.intervals:
+                lo, hi = prof.intervals[n]
+                row += f"   [{_fmt(lo)}, {_fmt(hi)}]"
+            lines.append(row)
+    return "\n".join(lines)

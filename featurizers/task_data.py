@@ -1,0 +1,230 @@
+"""TaskData: a task dataset as (prompt, completion) pairs, streamed in batches from any record source."""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurizers.errors import DatasetError
+from featurizers.readers import RecordSource
+from featurizers.template import TaskTemplate
+
+DEFAULT_BATCH_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: the prompt the model reads and the completion it should write."""
+
+    prompt: str
+    completion: str
+
+
+@dataclass(frozen=True)
+class ExampleBatch:
+    """A batch of examples as two parallel lists of strings."""
+
+    prompts: list[str]
+    completions: list[str]
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which columns make the prompt and the completion: a pair of columns, or a template + target column."""
+
+    prompt_col: str | None = None
+    completion_col: str | None = None
+    template: TaskTemplate | None = None
+
+    @property
+    def needed(self) -> list[str]:
+        if self.template is not None:
+            return list(dict.fromkeys([*self.template.fields, self.template.target_col]))
+        return [c for c in (self.prompt_col, self.completion_col) if c]
+
+    def check(self, columns: list[str], where: str) -> None:
+        """Raise :class:`DatasetError` naming the columns that exist when a needed one is missing."""
+        if self.template is not None:
+            self.template.check_columns(columns, where)
+            return
+        for role, name in (("prompt", self.prompt_col), ("completion", self.completion_col)):
+            if name not in columns:
+                close = difflib.get_close_matches(str(name), columns, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise DatasetError(
+                    f"{role} column '{name}' not found in {where}{hint}; columns are: "
+                    f"{', '.join(repr(c) for c in columns) or '(none)'}. Choose columns with "
+                    f"prompt_col=/completion_col= (CLI: --prompt-col/--completion-col) or a template"
+                )
+
+    @property
+    def completion_column(self) -> str:
+        return self.template.target_col if self.template is not None else str(self.completion_col)
+
+    def select(self, table: pa.Table, where: str) -> tuple[pa.Array, pa.Array]:
+        """The prompts and completions of ``table`` as Arrow string arrays (nulls become "")."""
+        cols: dict[str, pa.Array] = {}
+        for name in self.needed:
+            if name not in table.column_names:  # a JSON chunk where no row has this key
+                cols[name] = pa.nulls(table.num_rows, pa.string())
+            else:
+                cols[name] = as_text(table.column(name), name, where)
+        if self.template is not None:
+            prompts = self.template.format_columns(cols)
+        else:
+            prompts = cols[str(self.prompt_col)]
+        completions = cols[self.completion_column]
+        return _fill(prompts), _fill(completions)
+
+    def describe(self) -> str:
+        if self.template is not None:
+            return f"template[{self.template.prompt_template!r}] -> {self.template.target_col}"
+        return f"{self.prompt_col} -> {self.completion_col}"
+
+
+def _fill(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def as_text(arr: pa.Array | pa.ChunkedArray, name: str, where: str) -> pa.Array:
+    """Cast a column to text: strings pass, numbers and booleans become their text, nested values are an error."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = pc.cast(arr, t.value_type)
+        t = arr.type
+    if pa.types.is_string(t):
+        return arr
+    if pa.types.is_large_string(t) or pa.types.is_null(t):
+        return pc.cast(arr, pa.string())
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return pc.cast(arr, pa.string())
+    if pa.types.is_boolean(t):
+        return pc.if_else(arr, "true", "false")
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            return pc.cast(arr, pa.string())
+        except pa.ArrowInvalid:
+            raise DatasetError(f"{where}: column '{name}' holds bytes that are not valid UTF-8 text") from None
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and _is_scalar_type(t.value_type):
+        # A list of strings or numbers (e.g. multiple-choice endings) is written the way the study's CSV
+        # exports wrote list columns: as the Python list's text, "['a', 'b']".
+        return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
+    raise DatasetError(
+        f"{where}: column '{name}' holds non-text values ({t}); the prompt and completion columns must hold "
+        f"text (or numbers). Flatten or serialize that column first"
+    )
+
+
+def _is_scalar_type(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+        or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)
+    )
+
+
+class TaskData:
+    """A task dataset: (prompt, completion) pairs read lazily from a source, in batches.
+
+    Build one with :func:`featurizers.load_task` or :func:`featurizers.load_task_dir`. ``n_rows`` is the
+    number of rows when the source knows it without reading (Parquet, in-memory data), else ``None``;
+    ``n_examples`` is the size of the training set this data stands for (for a reference task, the full
+    training split of which the file is a sample), defaulting to ``n_rows``.
+
+    Example:
+        >>> import pandas as pd
+        >>> from featurizers import load_task
+        >>> task = load_task(pd.DataFrame({"prompt": ["2+2="], "completion": ["4"]}))
+        >>> task.head(1)
+        [Example(prompt='2+2=', completion='4')]
+    """
+
+    def __init__(
+        self,
+        source: RecordSource,
+        columns: ColumnSpec,
+        *,
+        name: str | None = None,
+        n_examples: int | None = None,
+    ) -> None:
+        columns.check(source.columns, source.description)
+        self._source = source
+        self._columns = columns
+        self.name = name or source.description
+        self._n_examples = n_examples
+        if hasattr(source, "needed"):
+            source.needed = columns.needed  # read only the needed Parquet columns
+
+    @property
+    def source(self) -> str:
+        """Where the rows come from (a path or a description of the in-memory object)."""
+        return self._source.description
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw columns of the source."""
+        return list(self._source.columns)
+
+    @property
+    def column_spec(self) -> ColumnSpec:
+        return self._columns
+
+    @property
+    def n_rows(self) -> int | None:
+        return self._source.n_rows
+
+    @property
+    def n_examples(self) -> int | None:
+        return self._n_examples if self._n_examples is not None else self._source.n_rows
+
+    def iter_arrow(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[tuple[pa.Array, pa.Array]]:
+        """Batches of (prompts, completions) as Arrow string arrays; memory stays bounded by the batch."""
+        for table in self._source.iter_tables(batch_size):
+            if table.num_rows:
+                yield self._columns.select(table, self._source.description)
+
+    def iter_batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[ExampleBatch]:
+        """Batches of examples as Python strings (the template applied).
+
+        Example:
+            >>> for batch in task.iter_batches(1024):  # doctest: +SKIP
+            ...     print(len(batch), batch.prompts[0][:40])
+        """
+        for prompts, completions in self.iter_arrow(batch_size):
+            yield ExampleBatch(prompts.to_pylist(), completions.to_pylist())
+
+    def __iter__(self) -> Iterator[Example]:
+        for batch in self.iter_batches():
+            for p, c in zip(batch.prompts, batch.completions):
+                yield Example(p, c)
+
+    def head(self, n: int = 5) -> list[Example]:
+        """The first ``n`` examples, formatted (for previews)."""
+        out: list[Example] = []
+        for batch in self.iter_batches(batch_size=max(1, min(n, DEFAULT_BATCH_SIZE))):
+            out.extend(Example(p, c) for p, c in zip(batch.prompts, batch.completions))
+            if len(out) >= n:
+                break
+        return out[:n]
+
+    def fingerprint(self) -> str:
+        """A stable hash of the data and of how prompts and completions are made from it.
+
+        The data part is the source's content hash (see :func:`featurizers.readers.file_fingerprint`:
+        a full SHA-256 for files up to 64 MiB, size + mtime + first/middle/last MiB beyond that).
+        """
+        h = hashlib.sha256()
+        h.update(self._source.fingerprint().encode())
+        h.update(b"\0" + self._columns.describe().encode())
+        return h.hexdigest()[:32]
+
+    def __repr__(self) -> str:
+        return f"TaskData(name={self.name!r}, source={self.source!r}, columns={self._columns.describe()!r}, n_rows={self.n_rows})"
