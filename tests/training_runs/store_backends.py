@@ -59,3 +59,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield sqlite_url(tmp_path)
     else:
         yield from fresh_postgres_database()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of an empty database shared by one module's tests, once per back-end (for read-only tests)."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path_factory.mktemp("store"))
+    else:
+        yield from fresh_postgres_database()

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
-from store_backends import db_url, fresh_postgres_database  # noqa: F401  (db_url is a fixture)
+from store_backends import db_url, fresh_postgres_database, module_db_url  # noqa: F401  (fixtures)
 from training_runs.store import (
     DuplicateRunError,
     RunValidationError,
@@ -35,6 +36,14 @@ def store(db_url: str) -> Iterator[Store]:  # noqa: F811
 def seeded(store: Store) -> Store:
     store.seed_study()
     return store
+
+
+@pytest.fixture(scope="module")
+def study_store(module_db_url: str) -> Iterator[Store]:  # noqa: F811
+    """A seeded store shared by the tests that only read it."""
+    with Store.open(module_db_url) as opened:
+        opened.seed_study()
+        yield opened
 
 
 def _csv_rows(name: str) -> list[dict[str, str]]:
@@ -79,8 +88,8 @@ def test_seeding_twice_adds_nothing_and_keeps_run_ids(seeded: Store) -> None:
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_zero_shot_scores_are_the_finetuned_score_minus_the_published_lift(seeded: Store) -> None:
-    runs = seeded.runs_frame(["qlora", "zero-shot"]).set_index(["task", "model", "kind"])["score"]
+def test_zero_shot_scores_are_the_finetuned_score_minus_the_published_lift(study_store: Store) -> None:
+    runs = study_store.runs_frame(["qlora", "zero-shot"]).set_index(["task", "model", "kind"])["score"]
     for row in _csv_rows("results.csv"):
         finetuned = runs[(row["task"], row["model"], "qlora")]
         zero_shot = runs[(row["task"], row["model"], "zero-shot")]
@@ -88,8 +97,8 @@ def test_zero_shot_scores_are_the_finetuned_score_minus_the_published_lift(seede
         assert zero_shot == pytest.approx(float(row["finetuned_score"]) - float(row["lift_over_base"]), abs=1e-9)
 
 
-def test_study_runs_carry_metric_category_provenance_and_the_study_recipe(seeded: Store) -> None:
-    runs = seeded.runs_frame()
+def test_study_runs_carry_metric_category_provenance_and_the_study_recipe(study_store: Store) -> None:
+    runs = study_store.runs_frame()
     assert set(runs["provenance"]) == {"lora-land-2024"}
     stsb = runs[runs["task"] == "glue_stsb"]
     assert set(stsb["metric"]) == {"mae"} and set(stsb["category"]) == {"Knowledge"}
@@ -100,23 +109,23 @@ def test_study_runs_carry_metric_category_provenance_and_the_study_recipe(seeded
     assert str(runs["created_at"].dt.tz) == "UTC"
 
 
-def test_runs_frame_filters_by_kind_and_rejects_unknown_kinds(seeded: Store) -> None:
-    api = seeded.runs_frame(["api"])
+def test_runs_frame_filters_by_kind_and_rejects_unknown_kinds(study_store: Store) -> None:
+    api = study_store.runs_frame(["api"])
     assert len(api) == 62 and set(api["model"]) == {"gpt-4", "gpt-3.5-turbo"}
-    assert len(seeded.runs_frame("qlora")) == 310
+    assert len(study_store.runs_frame("qlora")) == 310
     with pytest.raises(StoreError, match="unknown run kind"):
-        seeded.runs_frame(["lora"])
+        study_store.runs_frame(["lora"])
 
 
-def test_base_models_and_tasks_frames_describe_the_study(seeded: Store) -> None:
-    models = seeded.base_models_frame().set_index("model")
+def test_base_models_and_tasks_frames_describe_the_study(study_store: Store) -> None:
+    models = study_store.base_models_frame().set_index("model")
     assert len(models) == 10
     assert models.loc["zephyr-7b-beta", "hf_id"] == "HuggingFaceH4/zephyr-7b-beta"
     assert models.loc["phi-2", "context_length"] == 2048
     assert bool(models.loc["gemma-7b-instruct", "instruction_tuned"]) is True
     assert models.loc["mistral-7b", "params_billion"] == pytest.approx(7.24)
     assert str(models.loc["llama-2-7b", "release_date"]) == "2023-07-18"
-    tasks = seeded.tasks_frame().set_index("task")
+    tasks = study_store.tasks_frame().set_index("task")
     assert len(tasks) == 31
     assert tasks.loc["boolq", "n_train"] == 9427 and pd.isna(tasks.loc["boolq", "n_test"])
     assert tasks.loc["magicoder", "metric"] == "humaneval"
@@ -310,3 +319,29 @@ def test_postgresql_and_sqlite_hold_identical_study_data(tmp_path: Path) -> None
                                store.base_models_frame(), store.tasks_frame()))
     for on_sqlite, on_postgres in zip(*frames):
         pd.testing.assert_frame_equal(on_sqlite, on_postgres)
+
+
+def test_a_plain_postgresql_url_uses_the_psycopg_3_driver_the_postgres_extra_installs() -> None:
+    from training_runs.store.engine import resolve_url
+
+    assert resolve_url("postgresql://u@localhost/advisor").drivername == "postgresql+psycopg"
+    assert resolve_url("postgres://u@localhost/advisor").drivername == "postgresql+psycopg"
+    assert resolve_url("postgresql+psycopg://u@localhost/advisor").drivername == "postgresql+psycopg"
+
+
+def test_concurrent_writers_all_succeed(db_url: str) -> None:  # noqa: F811
+    # Separate stores (engines) in threads behave like separate processes writing to one database.
+    def record(worker: int) -> list[int]:
+        with Store.open(db_url) as store:
+            return [
+                store.record_run(task=f"task-{i % 2}", base_model="phi-2", kind="qlora", score=0.5,
+                                 metric="accuracy", provenance=f"w{worker}-r{i}")
+                for i in range(5)
+            ]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = [run_id for batch in pool.map(record, range(4)) for run_id in batch]
+    assert len(set(ids)) == 20
+    with Store.open(db_url) as store:
+        stats = store.stats()
+    assert (stats["runs"]["qlora"], stats["tasks"], stats["base_models"]) == (20, 2, 1)

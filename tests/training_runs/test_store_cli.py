@@ -79,12 +79,24 @@ def test_without_any_url_the_database_lives_in_the_data_directory(tmp_path: Path
         (["db", "export", "--url", "sqlite://", "--out", "runs.xlsx"], "advisor db: error: cannot export to runs.xlsx"),
     ],
 )
-def test_bad_input_prints_one_error_line_and_exits_2(args: list[str], message: str, tmp_path: Path) -> None:
+def test_bad_input_prints_one_error_line_and_returns_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), captured.err
+
+
+def test_the_advisor_process_exits_with_status_2_on_bad_input(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "advisor.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "advisor.cli", "db", "stats", "--url", "no-such-url"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "ADVISOR_DATA_DIR": str(tmp_path)},
     )
     assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "advisor db: error: malformed database URL 'no-such-url': expected an SQLAlchemy URL such as "
+        "'sqlite:///path/to/advisor.db' or 'postgresql+psycopg://user:password@host:5432/dbname'"
+    ]

@@ -39,12 +39,16 @@ def resolve_url(url: str | None = None) -> URL:
     if url is None:
         return make_url(f"sqlite:///{default_data_dir() / DEFAULT_DB_FILE}")
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(
             f"malformed database URL {url!r}: expected an SQLAlchemy URL such as "
             "'sqlite:///path/to/advisor.db' or 'postgresql+psycopg://user:password@host:5432/dbname'"
         ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        # The postgres extra installs psycopg 3; SQLAlchemy's default PostgreSQL driver is psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def display_url(url: URL) -> str:

@@ -12,6 +12,7 @@ Example:
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -21,12 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.registry import BaseModelInfo, load_registry, lookup
@@ -47,6 +48,8 @@ from training_runs.store.study import STUDY_PROVENANCE, RunSpec, StudyData, Task
 
 if TYPE_CHECKING:  # importing the featurizers package is slow (text libraries); the store needs it rarely
     from featurizers.profile_types import TaskProfile
+
+_Named = TypeVar("_Named", TaskRecord, BaseModelRecord)
 
 #: Category of tasks created on demand for user datasets.
 LOCAL_CATEGORY = "local"
@@ -106,7 +109,7 @@ class SeedReport:
         return any(self.added.values()) or any(self.updated.values())
 
     def summary(self) -> str:
-        """One line, e.g. ``added 10 base_models, 31 tasks, 682 runs; 0 unchanged``."""
+        """One line, e.g. ``added 10 base_models, 31 tasks, 682 runs; updated nothing; already present nothing``."""
         def part(counts: dict[str, int]) -> str:
             items = [f"{n} {table}" for table, n in counts.items() if n]
             return ", ".join(items) if items else "nothing"
@@ -129,6 +132,11 @@ class Store:
         self._engine = engine
         self._url = url
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Writers take SQLite's write lock when they begin, so two writers wait for each other instead of
+        # one failing with "database is locked" when it upgrades a read lock (no effect on other backends).
+        self._write_sessions = sessionmaker(
+            engine.execution_options(**{engines.SQLITE_IMMEDIATE: True}), expire_on_commit=False
+        )
         self._registry: dict[str, BaseModelInfo] | None = None
 
     # ------------------------------------------------------------------ opening and closing
@@ -195,10 +203,11 @@ class Store:
         return f"Store({self.display_url!r})"
 
     @contextmanager
-    def _unit_of_work(self, doing: str) -> Iterator[Session]:
+    def _unit_of_work(self, doing: str, *, write: bool = False) -> Iterator[Session]:
         """One session and one transaction; database errors become :class:`StoreError`."""
+        sessions = self._write_sessions if write else self._sessions
         try:
-            with self._sessions.begin() as session:
+            with sessions.begin() as session:
                 yield session
         except DBAPIError as exc:
             raise _translate(exc, self.display_url, f"cannot {doing} in") from exc
@@ -216,7 +225,7 @@ class Store:
         """
         study = load_study(data_dir, reference_profiles)
         report = SeedReport()
-        with self._unit_of_work("seed the study") as session:
+        with self._unit_of_work("seed the study", write=True) as session:
             base_ids = self._seed_base_models(session, study, report)
             task_ids = self._seed_tasks(session, study.tasks, report)
             self._seed_runs(session, study.runs, task_ids, base_ids, report)
@@ -343,7 +352,7 @@ class Store:
             >>> with Store.open("sqlite:///:memory:") as store:
             ...     _ = store.seed_study()
             ...     store.runs_frame(["api"]).groupby("model").score.mean().round(3).to_dict()
-            {'gpt-3.5-turbo': 0.596, 'gpt-4': 0.661}
+            {'gpt-3.5-turbo': 0.599, 'gpt-4': 0.661}
         """
         query = select(RunRecord, TaskRecord.name, TaskRecord.category).join(TaskRecord, RunRecord.task_id == TaskRecord.id)
         if kinds is not None:
@@ -428,7 +437,7 @@ class Store:
 
         if not isinstance(profile, TaskProfile):
             raise StoreError(f"profile must be a TaskProfile, got {type(profile).__name__}")
-        with self._unit_of_work("save a task profile") as session:
+        with self._unit_of_work("save a task profile", write=True) as session:
             task_record = _get_or_create_task(session, task, category=category, metric=None)
             _upsert_profile(session, task_record.id, profile)
 
@@ -474,7 +483,7 @@ class Store:
         hyperparameters_json = _json_mapping(hyperparameters, "hyperparameters")
         metrics_json = _json_mapping(metrics, "metrics")
 
-        with self._unit_of_work("record a run") as session:
+        with self._unit_of_work("record a run", write=True) as session:
             task_record = _get_or_create_task(session, task, category=task_category, metric=metric)
             base_record = None if kind == "api" else self._get_or_create_base_model(session, base_model)
             model = base_model if base_record is None else base_record.name
@@ -530,10 +539,7 @@ class Store:
             if record is not None:
                 return record
             info = BaseModelInfo(name=name, hf_id=name if "/" in name else None)
-        record = BaseModelRecord(**_base_model_values(info))
-        session.add(record)
-        session.flush()
-        return record
+        return _insert_unless_present(session, BaseModelRecord(**_base_model_values(info)))
 
     # ------------------------------------------------------------------ catalog results
     def find_catalog_result(
@@ -582,7 +588,7 @@ class Store:
         }
         for attempt in range(2):  # a concurrent writer may insert the same key between our read and write
             try:
-                with self._unit_of_work("record a catalog result") as session:
+                with self._unit_of_work("record a catalog result", write=True) as session:
                     record = session.scalar(
                         select(CatalogResultRecord).filter_by(**key)
                     )
@@ -691,9 +697,24 @@ def _task_values(spec: TaskSpec) -> dict[str, Any]:
 def _get_or_create_task(session: Session, name: str, *, category: str, metric: str | None) -> TaskRecord:
     record = session.scalar(select(TaskRecord).where(TaskRecord.name == name))
     if record is None:
-        record = TaskRecord(name=name, category=category, metric=metric)
-        session.add(record)
-        session.flush()
+        record = _insert_unless_present(session, TaskRecord(name=name, category=category, metric=metric))
+    return record
+
+
+def _insert_unless_present(session: Session, record: _Named) -> _Named:
+    """Insert a task or base model; if a concurrent writer inserted the same name first, return that row.
+
+    The insert runs in a savepoint so the unique-name violation does not abort the whole transaction.
+    """
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        cls = type(record)
+        existing = session.scalar(select(cls).where(cls.name == record.name))
+        if existing is None:
+            raise
+        return existing
     return record
 
 
@@ -736,9 +757,19 @@ def _upsert_profile(session: Session, task_id: int, profile: TaskProfile) -> str
         )
     )
     if record is None:
-        session.add(TaskProfileRecord(task_id=task_id, created_at=utcnow(), **values))
-        session.flush()
-        return "added"
+        try:
+            with session.begin_nested():  # a concurrent writer may insert the same profile first
+                session.add(TaskProfileRecord(task_id=task_id, created_at=utcnow(), **values))
+            return "added"
+        except IntegrityError:
+            record = session.scalar(
+                select(TaskProfileRecord).where(
+                    TaskProfileRecord.task_id == task_id,
+                    TaskProfileRecord.featurizer_version == values["featurizer_version"],
+                )
+            )
+            if record is None:
+                raise
     if _differs(record, values):
         _assign(record, {**values, "created_at": utcnow()})
         return "updated"
@@ -754,10 +785,13 @@ def _catalog_dict(record: CatalogResultRecord) -> dict[str, Any]:
         "status": record.status,
         "result": record.result,
         "error": record.error,
-        "created_at": pd.Timestamp(record.created_at).tz_localize("UTC").to_pydatetime()
-        if record.created_at.tzinfo is None
-        else record.created_at,
+        "created_at": _as_utc(record.created_at),
     }
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; the store writes UTC, so naive means UTC."""
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
 
 
 def _require_name(value: object, what: str) -> None:
