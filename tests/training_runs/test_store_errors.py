@@ -178,3 +178,10 @@ def test_malformed_reference_profiles_are_named(local_only_store: Store, tmp_pat
     with pytest.raises(SeedDataError, match="not in tasks.csv: no_such_task"):
         local_only_store.seed_study(reference_profiles=bad)
     assert _totals(local_only_store) == (1, 1, 1)
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "advisor.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match=f"the database at sqlite:///{path}: file is not a database"):
+        Store.open(f"sqlite:///{path}")
