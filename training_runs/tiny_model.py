@@ -132,6 +132,7 @@ def write_tiny_model(
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model directory is meant to be shared
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
