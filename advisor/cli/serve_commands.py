@@ -39,8 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limits.add_argument("--max-batch-size", type=int, default=32, help="sequences decoded together")
     limits.add_argument("--max-concurrent-requests", type=int, default=256,
                         help="sequences running or waiting; more get HTTP 429")
-    limits.add_argument("--max-prompt-tokens", type=int, default=2048)
-    limits.add_argument("--max-tokens", type=int, default=512, help="largest max_tokens a request may ask for")
+    limits.add_argument("--max-prompt-tokens", type=int, default=None,
+                        help="longest prompt in tokens (default 2048, less if the model's context is shorter)")
+    limits.add_argument("--max-tokens", type=int, default=None,
+                        help="largest max_tokens a request may ask for (default 512, at most half the context)")
     limits.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body (HTTP 413 beyond)")
     limits.add_argument("--policy", choices=("mixed", "single"), default="mixed",
                         help="mixed: adapters share batches; single: one adapter at a time (for comparison)")
@@ -88,10 +90,13 @@ def _serve(args: argparse.Namespace) -> int:
     from training_runs.serve.server import ServeOptions
 
     token = args.token or os.environ.get("ADVISOR_SERVE_TOKEN") or None
+    fit_to_context = args.max_prompt_tokens is None and args.max_tokens is None
+    max_prompt_tokens = 2048 if args.max_prompt_tokens is None else args.max_prompt_tokens
+    max_tokens = 512 if args.max_tokens is None else args.max_tokens
     try:
         engine = EngineConfig(
             max_batch_size=args.max_batch_size,
-            max_seq_len=args.max_prompt_tokens + args.max_tokens,
+            max_seq_len=max_prompt_tokens + max_tokens,
             max_adapters=args.max_adapters,
             adapter_memory_bytes=int(args.adapter_memory_mb * (1 << 20)),
             max_lora_rank=args.max_lora_rank,
@@ -99,13 +104,15 @@ def _serve(args: argparse.Namespace) -> int:
             policy=args.policy,
         )
         limits = RequestLimits(
-            max_prompt_tokens=args.max_prompt_tokens, max_tokens=args.max_tokens, max_body_bytes=args.max_body_bytes
+            max_prompt_tokens=max_prompt_tokens, max_tokens=max_tokens, max_body_bytes=args.max_body_bytes,
+            default_completion_tokens=min(16, max_tokens),
         )
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     options = ServeOptions(
         base_model=args.base_model, adapters_dir=args.adapters, host=args.host, port=args.port, api_token=token,
         served_model_name=args.served_model_name, device=args.device, dtype=args.dtype, engine=engine, limits=limits,
+        fit_to_context=fit_to_context,
     )
     if args.engine == "vllm":
         from training_runs.serve.vllm_engine import run_vllm

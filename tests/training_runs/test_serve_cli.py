@@ -159,3 +159,17 @@ def test_the_vllm_command_line_carries_the_adapters_and_limits(tmp_path):
     assert command[command.index("--served-model-name") + 1] == "tiny"
     assert command[command.index("--max-lora-rank") + 1] == "16" and "--enable-lora" in command
     assert "t" not in command  # the token travels in VLLM_API_KEY, not on the command line
+
+
+def test_default_limits_shrink_to_a_model_with_a_short_context_and_explicit_ones_are_checked(tmp_path):
+    from training_runs.serve.server import build_server
+
+    model_dir = write_tiny_model(tmp_path / "tiny", hidden_size=32, layers=1, max_position_embeddings=256)
+    (tmp_path / "adapters").mkdir()
+    options = ServeOptions(base_model=str(model_dir), adapters_dir=str(tmp_path / "adapters"), device="cpu",
+                           fit_to_context=True)
+    app, engine = build_server(options)
+    limits = app.state.settings.limits
+    assert engine.config.max_seq_len == 256 and limits.max_tokens == 128 and limits.max_prompt_tokens == 128
+    with pytest.raises(ValueError, match="exceeds what the base model attends to"):
+        build_server(ServeOptions(base_model=str(model_dir), adapters_dir=str(tmp_path / "adapters"), device="cpu"))

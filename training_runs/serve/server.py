@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from training_runs.serve.adapters import AdapterDirectory
@@ -34,6 +34,9 @@ class ServeOptions:
     dtype: str = "auto"
     engine: EngineConfig = field(default_factory=EngineConfig)
     limits: RequestLimits = field(default_factory=RequestLimits)
+    #: shrink the prompt and max_tokens limits to the model's context when they exceed it (the CLI sets this
+    #: when neither limit was given explicitly)
+    fit_to_context: bool = False
 
     def model_name(self) -> str:
         """The name clients use for the base model: ``served_model_name``, else a local directory's name."""
@@ -85,8 +88,17 @@ def build_server(options: ServeOptions, *, own_engine: bool = True):
     if not adapters_dir.is_dir():
         raise OSError(f"the adapters directory {adapters_dir} does not exist (create it, or point --adapters at it)")
     model, tokenizer = load_base_model(options.base_model, device=options.device, dtype=options.dtype)
-    engine = ServeEngine(model, AdapterDirectory(adapters_dir), options.engine, eos_token_ids=eos_token_ids(model, tokenizer))
-    settings = ServerSettings(base_model_name=options.model_name(), limits=options.limits, api_token=options.api_token)
+    engine_config, limits = options.engine, options.limits
+    context = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    if options.fit_to_context and 0 < context < engine_config.max_seq_len:
+        max_tokens = min(limits.max_tokens, context // 2)
+        limits = replace(limits, max_tokens=max_tokens, max_prompt_tokens=context - max_tokens,
+                         default_completion_tokens=min(limits.default_completion_tokens, max_tokens))
+        engine_config = replace(engine_config, max_seq_len=context)
+        print(f"the model attends to {context} positions: prompts up to {context - max_tokens} tokens, "
+              f"max_tokens up to {max_tokens}", file=sys.stderr)
+    engine = ServeEngine(model, AdapterDirectory(adapters_dir), engine_config, eos_token_ids=eos_token_ids(model, tokenizer))
+    settings = ServerSettings(base_model_name=options.model_name(), limits=limits, api_token=options.api_token)
     return create_app(engine, tokenizer, settings, own_engine=own_engine), engine
 
 
