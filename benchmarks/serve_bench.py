@@ -118,9 +118,9 @@ def run_window(engine: ServeEngine, adapters: list[str], clients: int, seconds: 
             request = GenerationRequest(prompt_ids=prompt, adapter=adapter,
                                         sampling=SamplingParams(max_tokens=max_tokens, temperature=0))
             request_id = engine.submit(request, sink)
-            while not done.wait(0.05):
-                if stop.is_set():
-                    engine.cancel(request_id)
+            if not done.wait(max(0.0, deadline - time.perf_counter()) + 0.01):
+                engine.cancel(request_id)  # the window is over: stop generating for this client
+                done.wait(120)
             if times.get("reason") == "length" and times["end"] <= deadline:
                 with lock:
                     state["completed"] += 1
