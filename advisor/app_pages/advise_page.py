@@ -142,6 +142,8 @@ def _run_controls(task: Any, name: str) -> None:
     with st.expander("Options"):
         sample = st.number_input("Profile a sample of at most N examples (0: the featurizer's default)",
                                  min_value=0, value=0, step=1000, key="adv_sample")
+        semantic = st.checkbox("Also measure semantic diversity (sentence embeddings; slower, not used by the "
+                               "forecast)", value=False, key="adv_embeddings")
         scores_text = st.text_input("Measured zero-shot base scores, if you have them (model=score, comma-separated)",
                                     key="adv_base_scores", placeholder="mistral-7b=0.41, phi-2=0.30")
     if not st.button("Profile and rank base models", type="primary", key="adv_run"):
@@ -151,10 +153,11 @@ def _run_controls(task: Any, name: str) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    _profile_and_rank(task, name, sample=int(sample) or None, base_scores=base_scores or None)
+    _profile_and_rank(task, name, sample=int(sample) or None, base_scores=base_scores or None, embeddings=semantic)
 
 
-def _profile_and_rank(task: Any, name: str, *, sample: int | None, base_scores: dict[str, float] | None) -> None:
+def _profile_and_rank(task: Any, name: str, *, sample: int | None, base_scores: dict[str, float] | None,
+                      embeddings: bool) -> None:
     import featurizers
 
     with st.status(f"Working on {name}…", expanded=True) as status:
@@ -163,7 +166,7 @@ def _profile_and_rank(task: Any, name: str, *, sample: int | None, base_scores: 
             adv = get_advisor()
             bar.progress(0.15, text=f"Profiling {task.n_examples or 'the'} examples (tokens, ROUGE-L, "
                                     "compressibility, diversity…)")
-            profile = featurizers.profile(task, sample=sample)
+            profile = featurizers.profile(task, sample=sample, embeddings=embeddings)
             bar.progress(0.8, text="Ranking the base models")
             rec = adv.rank(profile, base_scores=base_scores)
             reference = adv.reference_profiles()
@@ -191,7 +194,7 @@ def _show_result(result: dict[str, Any]) -> None:
     box = {"likely": st.success, "possible": st.info, "unlikely": st.warning}[summary.verdict]
     box(summary.headline)
     best = rec.best
-    cols = st.columns(4)
+    cols = st.columns([1.6, 1, 1, 1])
     cols[0].metric("Best base model", best.base_model)
     cols[1].metric("Expected fine-tuned score", f"{best.predicted_score:.3f}",
                    help=f"{best.interval_level:.0%} interval {best.interval_low:.3f} – {best.interval_high:.3f}")
@@ -205,7 +208,7 @@ def _show_result(result: dict[str, Any]) -> None:
         st.altair_chart(charts.ranking_chart(rec.to_frame(), rec.gpt4_reference), width="stretch")
         st.caption("Dot: forecast fine-tuned score; bar: its interval; grey tick: forecast zero-shot score"
                    + ("; dashed line: GPT-4's forecast score." if rec.gpt4_reference is not None else "."))
-        st.dataframe(frames.ranking_frame(rec), hide_index=True, width="stretch")
+        st.dataframe(frames.ranking_frame(rec).round(3), hide_index=True, width="stretch")
     with position:
         positions = frames.heuristic_positions(profile, result["reference"])
         if positions.empty:
@@ -219,9 +222,9 @@ def _show_result(result: dict[str, Any]) -> None:
     with why:
         expl = rec.explain()
         st.markdown(f"**Top feature contributions** ({expl.method})")
-        st.dataframe(frames.contributions_frame(rec), hide_index=True, width="stretch")
+        st.dataframe(frames.contributions_frame(rec).round(4), hide_index=True, width="stretch")
         st.markdown("**The most similar reference tasks, and what fine-tuning did there**")
-        st.dataframe(frames.similar_tasks_frame(rec), hide_index=True, width="stretch")
+        st.dataframe(frames.similar_tasks_frame(rec).round(3), hide_index=True, width="stretch")
     with download:
         c1, c2, c3 = st.columns(3)
         c1.download_button("JSON", report.to_json(rec, profile, task_name=name), file_name=f"{name}-forecast.json",

@@ -39,6 +39,7 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
     forecast score, when given, a dashed rule.
     """
     data = frame.copy()
+    data["confidence"] = data["low_confidence"].map({True: "from descriptors only", False: "learned from study runs"})
     order = data.sort_values("rank")["base_model"].tolist()
     y = alt.Y("base_model:N", sort=order, title=None)
     tooltip = [alt.Tooltip("base_model:N", title="base model"),
@@ -53,8 +54,10 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
         x2="interval_high:Q")
     point = base.mark_point(filled=True, size=90).encode(
         x="predicted_score:Q",
-        color=alt.Color("low_confidence:N", title="descriptors only",
-                        scale=alt.Scale(domain=[False, True], range=["#1f77b4", "#ff7f0e"])))
+        color=alt.Color("confidence:N", title=None,
+                        scale=alt.Scale(domain=["learned from study runs", "from descriptors only"],
+                                        range=["#1f77b4", "#ff7f0e"]),
+                        legend=alt.Legend(orient="bottom") if data["low_confidence"].any() else None))
     zero_shot = base.mark_tick(color=REFERENCE_COLOR, thickness=2, size=14).encode(x="predicted_base_score:Q")
     layers = [interval, zero_shot, point]
     if gpt4_reference is not None:

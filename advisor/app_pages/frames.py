@@ -92,6 +92,10 @@ def position_sentences(positions: pd.DataFrame) -> list[str]:
 def ranking_frame(rec: object) -> pd.DataFrame:
     """The recommendation's per-model table with readable column names, best first."""
     frame = rec.to_frame()  # type: ignore[attr-defined]
+    if frame["measured_base_score"].isna().all():
+        frame = frame.drop(columns=["measured_base_score"])
+    if not frame["low_confidence"].any():
+        frame = frame.drop(columns=["low_confidence"])
     return frame.rename(columns={
         "base_model": "base model", "predicted_score": "fine-tuned score", "interval_low": "interval low",
         "interval_high": "interval high", "predicted_base_score": "zero-shot score",

@@ -6,6 +6,7 @@ in CI (ADVISOR_REQUIRE_SERVICES=1) a missing browser fails the run.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,37 +36,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def running_app(tmp_path: Path, *options: str):
+    """`streamlit run app.py` headless on a free loopback port; yields its URL."""
+    port = free_port()
+    log_path = tmp_path / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none", *options],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture
 def app_url(tmp_path):
-    port = free_port()
-    log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.5)
+    with running_app(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture
@@ -116,3 +124,29 @@ def test_a_new_user_clicks_the_example_dataset_and_reads_a_recommendation(app_ur
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     if os.environ.get("ADVISOR_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["ADVISOR_SCREENSHOT"])
+
+
+def test_an_oversized_or_unreadable_upload_gets_a_clear_message_and_no_trace(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    big = tmp_path / "big.csv"
+    big.write_text("prompt,completion\n" + "a,b\n" * 600_000)  # about 2.4 MB
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"prompt,completion\nthis is a CSV, not Parquet\n")
+    with running_app(tmp_path, "--server.maxUploadSize", "1") as url:
+        browser.get(url)
+        wait = WebDriverWait(browser, 120)
+        wait.until(EC.element_to_be_clickable((By.XPATH, "//label[.//p[normalize-space()='Upload a file']]"))).click()
+        wait.until(EC.presence_of_element_located((By.XPATH, "//p[contains(text(), 'Size limit: 1 MB per file')]")))
+        file_input = (By.CSS_SELECTOR, "[data-testid='stFileUploader'] input[type='file']")
+        wait.until(EC.presence_of_element_located(file_input)).send_keys(str(big))
+        uploader = (By.CSS_SELECTOR, "[data-testid='stFileUploader']")
+        wait.until(EC.text_to_be_present_in_element(uploader, "or smaller"))
+        assert "must be 1.0MB or smaller" in browser.find_element(*uploader).text
+        wait.until(EC.presence_of_element_located(file_input)).send_keys(str(broken))
+        alert = (By.CSS_SELECTOR, "[data-testid='stAlert']")
+        wait.until(EC.text_to_be_present_in_element(alert, "Cannot read this dataset"))
+        assert "broken.parquet" in browser.find_element(*alert).text
+        assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
