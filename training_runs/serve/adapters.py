@@ -43,7 +43,7 @@ def validate_adapter_name(name: object) -> str:
     Example:
         >>> validate_adapter_name("sentiment-r8")
         'sentiment-r8'
-        >>> validate_adapter_name("../etc")
+        >>> validate_adapter_name("../etc")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         training_runs.serve.errors.InvalidAdapterNameError: invalid model name '../etc': ...
