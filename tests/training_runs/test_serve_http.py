@@ -189,6 +189,14 @@ def test_models_lists_the_base_model_and_every_adapter_on_disk(served):
     assert entries["alpha"]["loaded"] is True
 
 
+def test_one_model_can_be_looked_up_by_name_and_unknown_ones_are_404(served):
+    client, _, _ = served
+    assert client.get("/v1/models/alpha").json()["parent"] == "tiny"
+    assert client.get("/v1/models/tiny").json()["id"] == "tiny"
+    assert client.get("/v1/models/ghost").status_code == 404
+    assert client.get("/v1/models/..hidden").status_code == 400
+
+
 def test_health_reports_the_engine_state(served):
     client, _, _ = served
     body = client.get("/health").json()

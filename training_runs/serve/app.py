@@ -1,8 +1,9 @@
 """The OpenAI-compatible HTTP API over a ``ServeEngine`` (FastAPI).
 
-Routes: ``POST /v1/completions``, ``POST /v1/chat/completions`` (``model`` = the base model's served name
-or an adapter name; ``"stream": true`` answers with server-sent events, ``data: {...}`` chunks then
-``data: [DONE]``), ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus).
+Routes: ``POST /v1/completions``, ``POST /v1/chat/completions`` (``model`` = the base model's served name,
+an adapter name, or the run id in an adapter's run.json; ``"stream": true`` answers with server-sent
+events, ``data: {...}`` chunks then ``data: [DONE]``), ``GET /v1/models`` (base model + adapters on disk),
+``GET /v1/models/{model}``, ``GET /health``, ``GET /metrics`` (Prometheus).
 
 With ``ServerSettings.api_token`` set, ``/v1/*`` and ``/metrics`` need ``Authorization: Bearer <token>``;
 ``/health`` stays open for liveness probes. Every error is OpenAI-shaped:
@@ -123,6 +124,14 @@ def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_
             if name != settings.base_model_name
         ]
         return JSONResponse({"object": "list", "data": entries})
+
+    @app.get("/v1/models/{model_id}")
+    async def model(model_id: str, request: Request) -> JSONResponse:
+        api.authorize(request)
+        if model_id == settings.base_model_name:
+            return JSONResponse(_model_entry(model_id, None, True))
+        path = engine.adapters.resolve(model_id)  # 400 for a bad name, 404 for an unknown one; run ids resolve too
+        return JSONResponse(_model_entry(model_id, settings.base_model_name, path.name in engine.stats().adapters_loaded))
 
     @app.post("/v1/completions")
     async def completions(request: Request):

@@ -50,11 +50,14 @@ def evaluate_adapters(
     prompts_per_request: int = 8,
     token: str | None = None,
     timeout: float = 300.0,
+    http_client=None,
 ) -> list[AdapterScore]:
     """Score each of ``adapters`` on ``task`` (a ``TaskData`` or (prompt, completion) pairs) via ``server``.
 
     ``max_tokens`` defaults to a bound from the longest reference (one token per two characters, plus 16,
-    at most 512). Unknown adapter names are reported before anything is generated.
+    at most 512). Predictions are stripped of surrounding whitespace, as the runner's evaluation does.
+    Unknown adapter names are reported before anything is generated. ``http_client``: an ``httpx.Client``
+    to send through instead of a new one (e.g. FastAPI's ``TestClient``).
     """
     import httpx
 
@@ -78,10 +81,14 @@ def evaluate_adapters(
         max_tokens = min(512, max(len(r) for r in references) // 2 + 16)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     base = server.rstrip("/")
-    with httpx.Client(base_url=base, headers=headers, timeout=timeout) as client:
-        available = {entry["id"] for entry in _get(client, "/v1/models")["data"]}
-        missing = [name for name in adapters if name not in available]
+    owned = http_client is None
+    client = httpx.Client(base_url=base, headers=headers, timeout=timeout) if owned else http_client
+    if not owned:
+        client.headers.update(headers)
+    try:
+        missing = [name for name in adapters if not _exists(client, name)]
         if missing:
+            available = {entry["id"] for entry in _get(client, "/v1/models")["data"]}
             raise ValueError(
                 f"the server at {base} has no model named {', '.join(map(repr, missing))}; it serves "
                 f"{', '.join(sorted(available))}"
@@ -101,13 +108,16 @@ def evaluate_adapters(
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
                 for indices, reply in pool.map(run, chunks):
                     for choice in reply["choices"]:
-                        predictions[indices[choice["index"]]] = choice["text"]
+                        predictions[indices[choice["index"]]] = choice["text"].strip()
                     tokens += reply.get("usage", {}).get("completion_tokens", 0)
             results.append(AdapterScore(
                 adapter=adapter, metric=metric_name, score=score(metric_name, predictions, references),
                 n_examples=len(prompts), completion_tokens=tokens, seconds=time.perf_counter() - started,
                 predictions=tuple(predictions),
             ))
+    finally:
+        if owned:
+            client.close()
     return results
 
 
@@ -131,6 +141,15 @@ def format_scores(scores: Sequence[AdapterScore]) -> str:
 
 def _get(client, path: str) -> dict:
     return _check(_send(lambda: client.get(path)), path)
+
+
+def _exists(client, name: str) -> bool:
+    """Whether the server knows model ``name`` (an adapter, its run id, or the base model)."""
+    response = _send(lambda: client.get(f"/v1/models/{name}"))
+    if response.status_code in (400, 404):
+        return False
+    _check(response, f"/v1/models/{name}")
+    return True
 
 
 def _post(client, path: str, body: dict) -> dict:
