@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter-counts", default="1,8,32")
     parser.add_argument("--policies", default="mixed,single")
     parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--warmup-seconds", type=float, default=None,
+                        help="unmeasured load before each policy's windows (default 3 GPU, 0.5 tiny)")
     parser.add_argument("--cpu-threads", type=int, default=1,
                         help="torch threads on the CPU (default 1: tiny matmuls only lose from more threads)")
     args = parser.parse_args(argv)
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds or (12.0 if gpu_defaults else 2.0)
     prompt_tokens = args.prompt_tokens or (128 if gpu_defaults else 16)
     max_tokens = args.max_tokens or (64 if gpu_defaults else 16)
+    warmup = args.warmup_seconds if args.warmup_seconds is not None else (3.0 if gpu_defaults else 0.5)
     counts = [int(c) for c in args.adapter_counts.split(",")]
     policies = args.policies.split(",")
 
@@ -189,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         try:  # warm-up: loads every adapter into its slot and brings up the kernels
             engine.generate([GenerationRequest(prompt_ids=[5] * prompt_tokens, adapter=name,
                                                sampling=SamplingParams(max_tokens=4, temperature=0)) for name in names])
+            if warmup > 0:  # so the first measured window does not pay for allocator growth and first launches
+                run_window(engine, names, clients, warmup, prompt_tokens, max_tokens, config.vocab_size, seed=0)
             for count in counts:
                 m = run_window(engine, names[:count], clients, seconds, prompt_tokens, max_tokens, config.vocab_size, seed=count)
                 results.append(m)
