@@ -49,6 +49,7 @@ class AdapterCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._free_slots = list(range(max_adapters, 0, -1))
+        self._bytes_used = 0  # kept as a running total so other threads can read it while the engine changes entries
         self.evictions = 0
 
     def __contains__(self, name: str) -> bool:
@@ -63,7 +64,7 @@ class AdapterCache:
 
     @property
     def bytes_used(self) -> int:
-        return sum(entry.nbytes for entry in self._entries.values())
+        return self._bytes_used
 
     def slot(self, name: str) -> int | None:
         """The slot of ``name`` (marking it most recently used), or None if it is not resident."""
@@ -110,8 +111,11 @@ class AdapterCache:
         if count >= self.max_adapters or used + nbytes > self.max_bytes:
             return None
         for victim in victims:
-            self._free_slots.append(self._entries.pop(victim).slot)
+            entry = self._entries.pop(victim)
+            self._free_slots.append(entry.slot)
+            self._bytes_used -= entry.nbytes
         self.evictions += len(victims)
         slot = self._free_slots.pop()
         self._entries[name] = CacheEntry(slot=slot, nbytes=nbytes)
+        self._bytes_used += nbytes
         return slot, victims
