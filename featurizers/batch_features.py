@@ -18,7 +18,7 @@ class BatchFeatures:
     Example:
         >>> b = BatchFeatures(["Is 2+2 4?"], ["yes"])
         >>> b.input_tokens.tolist(), b.output_tokens.tolist()
-        ([6], [1])
+        ([8], [1])
     """
 
     prompts: list[str]

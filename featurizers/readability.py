@@ -21,7 +21,7 @@ def mean_ari(texts: list[str]) -> float:
 
     Example:
         >>> round(mean_ari(["The cat sat on the mat.", ""]), 2)
-        -2.17
+        -4.3
     """
     scores = [textstat.automated_readability_index(t) for t in texts[:READABILITY_CAP] if t.strip()]
     return float(np.mean(scores)) if scores else math.nan

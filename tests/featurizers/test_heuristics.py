@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from featurizers import load_task, profile
 from featurizers.batch_features import SampleView
@@ -234,3 +236,16 @@ def test_profile_records_task_type_and_featurizer_version():
     p = _profile([f"review {i}" for i in range(20)], ["pos", "neg"] * 10)
     assert p.task_type == "classification"
     assert p.featurizer_version == FEATURIZER_VERSION
+
+
+def test_many_short_labels_are_a_classification():
+    outputs = [f"clause-type-{i % 300}" for i in range(1500)]
+    assert detect_task_type(_view([f"clause {i}" for i in range(1500)], outputs)) == "classification"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_rouge_words_tokenize_exactly_like_rouge_score(text):
+    from rouge_score import tokenize
+
+    assert rouge_words(text) == tokenize.tokenize(text, None)

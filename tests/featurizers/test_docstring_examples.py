@@ -1,0 +1,20 @@
+"""The examples in the featurizers' docstrings run and show what they say."""
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "featurizers.batch_features", "featurizers.diversity", "featurizers.errors", "featurizers.labels",
+    "featurizers.loading", "featurizers.profiler", "featurizers.readability", "featurizers.registry",
+    "featurizers.sampling", "featurizers.semantic", "featurizers.similarity", "featurizers.stats",
+    "featurizers.task_data", "featurizers.template", "featurizers.text", "advisor.cli.data_options",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
