@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -27,7 +28,9 @@ class UnknownBaseModelError(ValueError):
 
 
 def default_artifact_dir() -> Path:
-    """The artifact shipped inside the installed package (``models/``)."""
+    """``ADVISOR_MODEL_DIR`` when set, else the artifact shipped inside the installed package (``models/``)."""
+    if os.environ.get("ADVISOR_MODEL_DIR"):
+        return Path(os.environ["ADVISOR_MODEL_DIR"])
     import models
 
     return Path(models.__file__).resolve().parent
@@ -99,9 +102,10 @@ class Advisor:
         models = self._check_models(base_models)
         measured = self._check_base_scores(base_scores)
         predictor = self._bundle.with_base_scores if measured else self._bundle.default
-        features = predictor.spec.matrix(pd.DataFrame([profile.heuristics], index=["task"]))
+        heuristics = pd.DataFrame([profile.heuristics], index=["task"])
+        features = predictor.spec.matrix(heuristics)
         base_frame = pd.DataFrame([measured], index=["task"]) if measured else None
-        out = predictor.predict(features, base_scores=base_frame, models=models, descriptors=self._bundle.descriptors)
+        out = predictor.predict(heuristics, base_scores=base_frame, models=models, descriptors=self._bundle.descriptors)
 
         scores = out.finetuned.loc["task"]
         order = scores.sort_values(ascending=False, kind="mergesort").index
@@ -225,7 +229,7 @@ def _member_contributions(member, predictor: Predictor, features: pd.DataFrame) 
     names = list(predictor.spec.names)
     if isinstance(member, TwoStage):
         X = member._task_inputs(features, None) if not member.use_base_scores else None
-        if member.task_level == "ridge" and X is not None:
+        if member.task_level in ("ridge", "ridge-select") and X is not None:
             ridge = member.task_model_
             z = (X.to_numpy()[0] - ridge.mean_) / ridge.scale_
             return pd.Series(ridge.coef_ * z, index=member.feature_names_).reindex(names).fillna(0.0), "ridge coefficients"

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from advisor.linear import StandardizedKNN, StandardizedRidgeCV
+from advisor.linear import ForwardSelectedRidge, StandardizedKNN, StandardizedRidgeCV
 from advisor.training_data import TrainingTable
 
 BASE_MEAN_FEATURE = "measured_base_mean"
@@ -36,7 +36,10 @@ def target_matrix(table: TrainingTable, target: str) -> pd.DataFrame:
         return table.finetuned
     if target == "base":
         return table.base
-    raise ValueError(f"unknown target {target!r}; expected 'finetuned' or 'base'")
+    if target == "margin":
+        # How far each fine-tuned model lands above (+) or below (-) GPT-4 on the task.
+        return table.finetuned.sub(table.gpt4, axis=0)
+    raise ValueError(f"unknown target {target!r}; expected 'finetuned', 'base' or 'margin'")
 
 
 def measured_base_mean(base: pd.DataFrame | None, index: pd.Index) -> pd.Series | None:
@@ -111,7 +114,16 @@ def lightgbm_regressor(seed: int = 0) -> object:
     )
 
 
-REGRESSORS = {"ridge": ridge_regressor, "knn": knn_regressor, "lightgbm": lightgbm_regressor}
+def selected_ridge_regressor() -> ForwardSelectedRidge:
+    return ForwardSelectedRidge(max_features=3)
+
+
+REGRESSORS = {
+    "ridge": ridge_regressor,
+    "ridge-select": selected_ridge_regressor,
+    "knn": knn_regressor,
+    "lightgbm": lightgbm_regressor,
+}
 
 
 @dataclass
@@ -168,7 +180,7 @@ class TwoStage(ScoreEstimator):
         elif self.task_level == "lightgbm":
             self.task_model_ = lightgbm_regressor(self.seed)
         else:
-            self.task_model_ = ridge_regressor()
+            self.task_model_ = REGRESSORS[self.task_level]()
         base = table.base if self.use_base_scores else None
         X = self._task_inputs(features, base)
         self.feature_names_ = list(X.columns)
@@ -195,6 +207,10 @@ class TwoStage(ScoreEstimator):
         return pd.Series(self.task_model_.predict(X.to_numpy()), index=features.index)
 
     def predict(self, features: pd.DataFrame, base: pd.DataFrame | None = None) -> pd.DataFrame:
+        return clip01(self.predict_raw(features, base))
+
+    def predict_raw(self, features: pd.DataFrame, base: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Forecasts before clipping to [0, 1] (margins and other signed targets)."""
         level = self.predict_task_level(features, base)
         dev = pd.DataFrame(np.tile(self.mean_deviation_.to_numpy(), (len(features), 1)), index=features.index, columns=self.models_)
         if self.deviation == "knn":
@@ -205,7 +221,7 @@ class TwoStage(ScoreEstimator):
             measured = base.reindex(index=features.index, columns=self.models_)
             base_dev = measured.sub(measured.mean(axis=1), axis=0).fillna(0.0)
             dev = dev + self.base_slope_ * base_dev
-        return clip01(dev.add(level, axis=0))
+        return dev.add(level, axis=0)
 
 
 @dataclass

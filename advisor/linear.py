@@ -44,6 +44,7 @@ class StandardizedRidgeCV:
             if best is None or err < best[0] - 1e-15:
                 best = (err, alpha)
         self.alpha_ = best[1]
+        self.loo_error_ = best[0]
         self.coef_ = Vt.T @ ((s / (s**2 + self.alpha_)) * Uty)
         return self
 
@@ -79,3 +80,53 @@ class StandardizedKNN:
     def predict(self, X: np.ndarray) -> np.ndarray:
         idx, w = self.neighbours(X)
         return (self.y_[idx] * w).sum(axis=1)
+
+
+class ForwardSelectedRidge:
+    """Ridge on a few heuristics chosen greedily by leave-one-out error, inside each fit.
+
+    With ~25 training tasks and ~25 candidate heuristics a ridge on all of them mostly fits noise;
+    picking a handful *within* the training data (so cross-validation sees the selection's own variance)
+    keeps the model small and the evaluation honest. Stops adding when the LOO error stops improving.
+    """
+
+    def __init__(self, max_features: int = 3, min_gain: float = 0.01) -> None:
+        self.max_features = max_features
+        self.min_gain = min_gain
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "ForwardSelectedRidge":
+        X, y = np.asarray(X, float), np.asarray(y, float)
+        chosen: list[int] = []
+        best_err = float(np.mean((y - y.mean()) ** 2)) * len(y) / max(len(y) - 1, 1)  # LOO error of the mean
+        while len(chosen) < self.max_features:
+            trials = []
+            for j in range(X.shape[1]):
+                if j in chosen or np.std(X[:, j]) == 0:
+                    continue
+                model = StandardizedRidgeCV().fit(X[:, chosen + [j]], y)
+                trials.append((model.loo_error_, j))
+            if not trials:
+                break
+            err, j = min(trials)
+            if err > best_err * (1 - self.min_gain):
+                break
+            chosen.append(j)
+            best_err = err
+        self.selected_ = chosen
+        self.model_ = StandardizedRidgeCV().fit(X[:, chosen], y) if chosen else None
+        self.intercept_ = float(y.mean())
+        # Full-width coefficients (zeros for unselected heuristics), for explanations.
+        self.mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.coef_ = np.zeros(X.shape[1])
+        if chosen:
+            # Re-express the selected model's coefficients on this fit's standardization.
+            self.coef_[chosen] = self.model_.coef_ * self.scale_[chosen] / self.model_.scale_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, float)
+        if not self.selected_:
+            return np.full(len(X), self.intercept_)
+        return self.model_.predict(X[:, self.selected_])

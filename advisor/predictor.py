@@ -43,11 +43,14 @@ class Predictor:
 
     Example:
         >>> pred = Predictor(FeatureSpec(STUDY_FEATURES), TwoStage("ridge")).fit(table)  # doctest: +SKIP
-        >>> out = pred.predict(features)                                                  # doctest: +SKIP
+        >>> out = pred.predict(table.heuristics)                                                  # doctest: +SKIP
     """
 
     spec: FeatureSpec
     estimator: ScoreEstimator
+    aux_spec: FeatureSpec | None = None
+    margin_model: str = "ridge"
+    base_model: str = "ridge-select"
     interval_level: float = INTERVAL_LEVEL
     calibration_folds: int = 5
     seed: int = 0
@@ -58,18 +61,32 @@ class Predictor:
     # ----------------------------------------------------------------- fitting
     def fit(self, table: TrainingTable) -> "Predictor":
         features = self.spec.matrix(table.heuristics)
+        aux = self._aux_spec.matrix(table.heuristics)
         self.models_ = list(table.finetuned.columns)
         self.descriptors_ = table.descriptors
         self.estimator_ = self.estimator.clone().fit(table, features, "finetuned")
-        self.base_estimator_ = TwoStage("ridge").fit(table, features, "base")
-        self.gpt4_estimator_ = _Gpt4Estimator().fit(table, features)
+        self.base_estimator_ = self._base_estimator().fit(table, aux, "base")
+        self.gpt4_estimator_ = _Gpt4Estimator().fit(table, aux)
+        self.margin_estimator_ = self._margin_estimator().fit(table, aux, "margin")
         self.offset_model_ = _DescriptorOffsets().fit(table)
-        self.residuals_ = self._calibrate(table, features)
+        self.residuals_ = self._calibrate(table, features, aux)
         self.train_features_ = features
         self.fitted = True
         return self
 
-    def _calibrate(self, table: TrainingTable, features: pd.DataFrame) -> dict[str, pd.DataFrame | pd.Series]:
+    @property
+    def _aux_spec(self) -> FeatureSpec:
+        """Features of the auxiliary models (base score, GPT-4, margin): ``aux_spec`` or the main ``spec``."""
+        return self.aux_spec or self.spec
+
+    def _base_estimator(self) -> TwoStage:
+        return TwoStage(self.base_model, "mean", seed=self.seed)
+
+    def _margin_estimator(self) -> TwoStage:
+        """Forecasts fine-tuned minus GPT-4 directly: one regression is steadier than the difference of two."""
+        return TwoStage(self.margin_model, "mean", seed=self.seed)
+
+    def _calibrate(self, table: TrainingTable, features: pd.DataFrame, aux: pd.DataFrame) -> dict[str, pd.DataFrame | pd.Series]:
         """Out-of-fold residuals (actual - forecast) over the training tasks, grouped by task.
 
         Tasks are dealt round-robin into ``calibration_folds`` folds (deterministic; every task once).
@@ -79,30 +96,36 @@ class Predictor:
         ft_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
         base_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
         g4_res = pd.Series(np.nan, index=features.index)
+        margin_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
         base = table.base if self.estimator.uses_base_scores else None
         for fold in range(n_folds):
             test = tasks[fold::n_folds]
             train_tasks = [t for i, t in enumerate(tasks) if i % n_folds != fold]
             train = table.subset(train_tasks)
             f_train, f_test = features.loc[train_tasks], features.loc[test]
+            a_train, a_test = aux.loc[train_tasks], aux.loc[test]
             est = self.estimator.clone().fit(train, f_train, "finetuned")
             b_test = base.loc[test] if base is not None else None
             ft_res.loc[test] = (table.finetuned.loc[test, self.models_] - est.predict(f_test, b_test)).to_numpy()
-            base_est = TwoStage("ridge").fit(train, f_train, "base")
-            base_res.loc[test] = (table.base.loc[test, self.models_] - base_est.predict(f_test)).to_numpy()
-            g4 = _Gpt4Estimator().fit(train, f_train)
-            g4_res.loc[test] = (table.gpt4.loc[test] - g4.predict(f_test)).to_numpy()
-        return {"finetuned": ft_res, "base": base_res, "gpt4": g4_res}
+            base_est = self._base_estimator().fit(train, a_train, "base")
+            base_res.loc[test] = (table.base.loc[test, self.models_] - base_est.predict(a_test)).to_numpy()
+            g4 = _Gpt4Estimator().fit(train, a_train)
+            g4_res.loc[test] = (table.gpt4.loc[test] - g4.predict(a_test)).to_numpy()
+            margin_est = self._margin_estimator().fit(train, a_train, "margin")
+            margin_res.loc[test] = (
+                table.finetuned.loc[test, self.models_].sub(table.gpt4.loc[test], axis=0) - margin_est.predict_raw(a_test)
+            ).to_numpy()
+        return {"finetuned": ft_res, "base": base_res, "gpt4": g4_res, "margin": margin_res}
 
     # -------------------------------------------------------------- predicting
     def predict(
         self,
-        features: pd.DataFrame,
+        heuristics: pd.DataFrame,
         base_scores: pd.DataFrame | None = None,
         models: list[str] | None = None,
         descriptors: pd.DataFrame | None = None,
     ) -> PredictorOutput:
-        """Forecasts for each task row of ``features`` (already passed through ``spec``).
+        """Forecasts for each task (row of ``heuristics``: raw heuristic values by name).
 
         ``base_scores``: measured zero-shot scores (tasks x models, NaN where not measured).
         ``models``: base models to forecast (default: every trained one); models without runs need a
@@ -115,12 +138,14 @@ class Predictor:
         if unseen and (descriptors is None or any(m not in descriptors.index for m in unseen)):
             raise ValueError(f"base models {unseen} have no runs and no descriptors to forecast from")
 
+        features = self.spec.matrix(heuristics)
+        aux = self._aux_spec.matrix(heuristics)
         base_in = base_scores.reindex(index=features.index) if base_scores is not None else None
         use_base = self.estimator.uses_base_scores and measured_base_mean(base_in, features.index) is not None
         if self.estimator.uses_base_scores and not use_base:
             raise ValueError("this predictor needs measured zero-shot base scores for at least one base model")
         finetuned = self.estimator_.predict(features, base_in if use_base else None)
-        base = self.base_estimator_.predict(features)
+        base = self.base_estimator_.predict(aux)
         if base_in is not None:
             measured = base_in.reindex(columns=base.columns)
             base = measured.where(measured.notna(), base)
@@ -141,31 +166,28 @@ class Predictor:
         low = clip01((finetuned + q_low).sub(widen, axis=1))
         high = clip01((finetuned + q_high).add(widen, axis=1))
 
-        gpt4 = self.gpt4_estimator_.predict(features)
-        p_beat = self._p_beat(finetuned, gpt4, res, widen)
+        gpt4 = self.gpt4_estimator_.predict(aux)
+        margin = self.margin_estimator_.predict_raw(aux)
+        for m in unseen:  # the same task-level margin, moved by the model's forecast offset
+            margin[m] = margin.mean(axis=1) + (finetuned[m] - finetuned.drop(columns=unseen).mean(axis=1))
+        p_beat = self._p_beat(margin[models], widen)
         regret = self._expected_regret(finetuned, widen)
         return PredictorOutput(finetuned, low, high, clip01(base), gpt4, p_beat, regret, unseen)
 
     def _residual_pool(self) -> dict[str, np.ndarray]:
-        stacked = self.residuals_["finetuned"].stack()
-        gpt4 = self.residuals_["gpt4"].reindex(stacked.index.get_level_values(0)).to_numpy()
-        pairs = np.column_stack([stacked.to_numpy(), gpt4])
-        return {"finetuned": stacked.to_numpy(), "pairs": pairs[~np.isnan(pairs).any(axis=1)]}
+        return {"finetuned": self.residuals_["finetuned"].stack().to_numpy()}
 
-    def _p_beat(self, finetuned: pd.DataFrame, gpt4: pd.Series, res: dict, widen: pd.Series) -> pd.DataFrame:
-        """P(actual fine-tuned > actual GPT-4) from joint out-of-fold residual pairs, lightly smoothed."""
-        pairs = res["pairs"]
-        margin_noise = pairs[:, 0] - pairs[:, 1]
-        out = pd.DataFrame(index=finetuned.index, columns=finetuned.columns, dtype=float)
-        for task in finetuned.index:
-            for model in finetuned.columns:
-                margin = finetuned.loc[task, model] - gpt4.loc[task]
-                noise = margin_noise
-                if widen[model] > 0:
-                    noise = noise * (1 + widen[model] / max(np.std(margin_noise), 1e-6))
-                wins = np.sum(margin + noise > 0)
-                out.loc[task, model] = (wins + 0.5) / (len(noise) + 1.0)
-        return out
+    def _p_beat(self, margin: pd.DataFrame, widen: pd.Series) -> pd.DataFrame:
+        """P(fine-tuned beats GPT-4): the forecast margin plus out-of-fold margin errors, lightly smoothed."""
+        noise = self.residuals_["margin"].stack().to_numpy()
+        noise = noise[~np.isnan(noise)]
+        spread = max(float(np.std(noise)), 1e-6)
+        out = {}
+        for model in margin.columns:
+            scaled = noise * (1 + widen[model] / spread)
+            wins = (margin[model].to_numpy()[:, None] + scaled[None, :] > 0).sum(axis=1)
+            out[model] = (wins + 0.5) / (len(scaled) + 1.0)
+        return pd.DataFrame(out, index=margin.index)
 
     def _expected_regret(self, finetuned: pd.DataFrame, widen: pd.Series) -> pd.Series:
         """E[best actual - actual of the top pick], drawing whole out-of-fold residual rows (per task)."""

@@ -12,37 +12,43 @@ import sys
 
 from advisor.cli.errors import UserError
 
-#: Modules that each register one or more sub-commands.
-COMMAND_MODULES = (
-    "advisor.cli.db_commands",
-    "advisor.cli.profile_commands",
-    "advisor.cli.predictor_commands",
-    "advisor.cli.catalog_commands",
-    "advisor.cli.finetune_commands",
-    "advisor.cli.serve_commands",
-)
+#: Which module registers each sub-command. Only the module of the command being run is imported, so
+#: `advisor db stats` does not pay for torch or the featurizers (and runs where they are not installed).
+COMMAND_MODULES: dict[str, str] = {
+    "db": "advisor.cli.db_commands",
+    "profile": "advisor.cli.profile_commands",
+    "rank": "advisor.cli.predictor_commands",
+    "train": "advisor.cli.predictor_commands",
+    "evaluate": "advisor.cli.predictor_commands",
+    "score-catalog": "advisor.cli.catalog_commands",
+    "finetune": "advisor.cli.finetune_commands",
+    "validate": "advisor.cli.finetune_commands",
+    "serve": "advisor.cli.serve_commands",
+    "evaluate-adapters": "advisor.cli.serve_commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``command``, only that command's module is imported and registered."""
     parser = argparse.ArgumentParser(
         prog="advisor",
         description="Forecast whether LoRA/QLoRA fine-tuning pays off on a task, and with which base model.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that command group is not written yet
-                continue
-            raise
-        module.register(subparsers)
+    if command in COMMAND_MODULES:
+        modules = [COMMAND_MODULES[command]]
+    else:
+        modules = list(dict.fromkeys(COMMAND_MODULES.values()))
+    for name in modules:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``advisor`` console script; returns the process exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--url", help="SQLAlchemy database URL (default: ADVISOR_DB_URL or the embedded SQLite file)")
     train.add_argument("--out", type=Path, default=None, help="artifact directory to write (default: the shipped models/)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--candidates", help="comma-separated candidate names to compare (default: all; see `advisor evaluate`)"
+    )
     train.set_defaults(handler=run_train)
 
     evaluate = subparsers.add_parser("evaluate", help="cross-validate every candidate predictor and the baseline")
@@ -83,6 +86,22 @@ def run_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def select_candidates(table, names: str | None):
+    """The default candidates, or the named subset (each name must exist; baselines are always kept)."""
+    from advisor.evaluation import default_candidates
+    from advisor.training import extra_features_available
+
+    candidates = default_candidates(extra_features_available(table))
+    if not names:
+        return candidates
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    known = {c.name for c in candidates}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise UserError(f"unknown candidate(s) {unknown}; known: {', '.join(sorted(known))}")
+    return [c for c in candidates if c.name in wanted or c.name.startswith("per-model-mean")]
+
+
 def _open_table(url: str | None):
     from advisor.training_data import training_table_from_store
     from training_runs.store import Store
@@ -102,7 +121,10 @@ def run_train(args: argparse.Namespace) -> int:
         runs = store.runs_frame()
         reference = _reference_heuristics(store)
     print(f"training on {len(table.tasks)} tasks x {len(table.models)} base models ...", file=sys.stderr)
-    bundle, card = train_bundle(table, runs, reference, featurizer_version=FEATURIZER_VERSION, seed=args.seed)
+    candidates = select_candidates(table, args.candidates)
+    bundle, card = train_bundle(
+        table, runs, reference, featurizer_version=FEATURIZER_VERSION, seed=args.seed, candidates=candidates
+    )
     out = save_bundle(bundle, args.out or default_artifact_dir(), card)
     ev = bundle.card["evaluation"]
     shipped = ev["candidates"][ev["shipped"]]

@@ -69,9 +69,8 @@ def test_beat_gpt4_probabilities_separate_winners_from_losers():
 )
 def test_training_is_deterministic(estimator):
     table = synthetic_table()
-    features = FeatureSpec(STUDY_FEATURES).matrix(table.heuristics)
-    a = Predictor(FeatureSpec(STUDY_FEATURES), estimator()).fit(table).predict(features.iloc[:3])
-    b = Predictor(FeatureSpec(STUDY_FEATURES), estimator()).fit(table).predict(features.iloc[:3])
+    a = Predictor(FeatureSpec(STUDY_FEATURES), estimator()).fit(table).predict(table.heuristics.iloc[:3])
+    b = Predictor(FeatureSpec(STUDY_FEATURES), estimator()).fit(table).predict(table.heuristics.iloc[:3])
     pd.testing.assert_frame_equal(a.finetuned, b.finetuned)
     pd.testing.assert_frame_equal(a.p_beat_gpt4, b.p_beat_gpt4)
     pd.testing.assert_series_equal(a.expected_regret, b.expected_regret)
@@ -79,8 +78,7 @@ def test_training_is_deterministic(estimator):
 
 def test_forecasts_are_scores_and_intervals_contain_them():
     table = synthetic_table()
-    features = FeatureSpec(STUDY_FEATURES).matrix(table.heuristics)
-    out = Predictor(FeatureSpec(STUDY_FEATURES), TwoStage("ridge")).fit(table).predict(features)
+    out = Predictor(FeatureSpec(STUDY_FEATURES), TwoStage("ridge")).fit(table).predict(table.heuristics)
     assert ((out.finetuned >= 0) & (out.finetuned <= 1)).all().all()
     assert (out.interval_low <= out.finetuned).all().all() and (out.finetuned <= out.interval_high).all().all()
     assert ((out.p_beat_gpt4 > 0) & (out.p_beat_gpt4 < 1)).all().all()
@@ -89,11 +87,10 @@ def test_forecasts_are_scores_and_intervals_contain_them():
 
 def test_a_base_model_without_runs_is_forecast_from_descriptors_and_flagged():
     table = synthetic_table()
-    features = FeatureSpec(STUDY_FEATURES).matrix(table.heuristics)
     descriptors = pd.concat([table.descriptors, pd.DataFrame(
         {"family": ["z"], "params_billion": [7.0], "instruction_tuned": [1.0], "release_year": [2024.2]}, index=["new-7b"])])
     out = Predictor(FeatureSpec(STUDY_FEATURES), TwoStage("ridge")).fit(table).predict(
-        features.iloc[:2], models=MODELS + ["new-7b"], descriptors=descriptors)
+        table.heuristics.iloc[:2], models=MODELS + ["new-7b"], descriptors=descriptors)
     assert out.low_confidence == ["new-7b"]
     # A 7B instruction-tuned model resembles big-chat more than small-base.
     assert (out.finetuned["new-7b"] > out.finetuned["small-base"]).all()
