@@ -480,7 +480,9 @@ def _run_ray(jobs: list[_Job], advisor: "Advisor | None", advisor_path: str | No
                      runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = ray_address or "a local Ray instance"
-            raise CatalogEngineError(f"cannot connect to Ray at {where}: {exc}") from exc
+            hint = ("; if the cluster uses token authentication (the default for clusters started by Ray >= 2.59), "
+                    "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token)") if ray_address else ""
+            raise CatalogEngineError(f"cannot connect to Ray at {where}: {exc}{hint}") from exc
         started_here = True
     try:
         if not jobs:

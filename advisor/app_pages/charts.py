@@ -64,7 +64,7 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
         rule = alt.Chart(pd.DataFrame({"gpt4": [gpt4_reference]})).mark_rule(
             strokeDash=[5, 4], color=THIS_COLOR).encode(x="gpt4:Q", tooltip=[alt.Tooltip("gpt4:Q", title="GPT-4")])
         layers.append(rule)
-    return alt.layer(*layers).properties(height=28 * max(len(data), 3), width="container")
+    return alt.layer(*layers).properties(height=alt.Step(28), width="container")
 
 
 def heatmap_chart(cells: pd.DataFrame, *, value_title: str = "fine-tuned score") -> alt.LayerChart:
@@ -73,7 +73,7 @@ def heatmap_chart(cells: pd.DataFrame, *, value_title: str = "fine-tuned score")
     scale = alt.Scale(scheme="redblue", domainMid=0) if diverging else alt.Scale(scheme="viridis")
     base = alt.Chart(cells).encode(
         x=alt.X("model:N", title="base model", sort="ascending"),
-        y=alt.Y("task:N", title=None, sort=alt.EncodingSortField("category")),
+        y=alt.Y("task:N", title=None, sort=alt.EncodingSortField("category"), axis=alt.Axis(labelLimit=220)),
     )
     rect = base.mark_rect().encode(
         color=alt.Color("value:Q", title=value_title, scale=scale),
@@ -84,7 +84,7 @@ def heatmap_chart(cells: pd.DataFrame, *, value_title: str = "fine-tuned score")
         color=alt.condition("abs(datum.value) > 0.5", alt.value("white"), alt.value("black")) if diverging
         else alt.condition("datum.value < 0.5", alt.value("white"), alt.value("black")),
     )
-    return (rect + text).properties(height=max(18 * cells["task"].nunique(), 120), width="container")
+    return (rect + text).properties(height=alt.Step(20), width="container")
 
 
 def catalog_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -99,4 +99,4 @@ def catalog_chart(frame: pd.DataFrame) -> alt.LayerChart:
         x2="interval_high:Q")
     point = base.mark_point(filled=True, size=90).encode(
         x="predicted_score:Q", color=alt.Color("best_model:N", title="best base model"))
-    return (rule + point).properties(height=28 * max(len(ok), 3), width="container")
+    return (rule + point).properties(height=alt.Step(28), width="container")
