@@ -48,6 +48,31 @@ class Advisor:
 
     def __init__(self, bundle: PredictorBundle) -> None:
         self._bundle = bundle
+        self._descriptors = bundle.descriptors.copy()
+
+    def with_base_model(
+        self, name: str, *, params_billion: float, instruction_tuned: bool, release_date: str, family: str = "other"
+    ) -> "Advisor":
+        """A copy of this advisor that can also forecast ``name``, a base model with no fine-tuning runs.
+
+        Its forecasts come from the task level plus an offset learned from the descriptors of the study's
+        base models (size, instruction tuning, release date); they are flagged ``low_confidence`` and get
+        wider intervals (the leave-one-model-out error in the model card).
+
+        Example:
+            >>> adv = Advisor.load().with_base_model(                      # doctest: +SKIP
+            ...     "llama-3-8b", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
+        """
+        if not name or name in self.base_models:
+            raise ValueError(f"base model {name!r} is empty or already known")
+        if not params_billion > 0:
+            raise ValueError(f"params_billion must be positive, got {params_billion}")
+        released = pd.Timestamp(release_date)
+        other = Advisor(self._bundle)
+        other._descriptors = pd.concat([self._descriptors, pd.DataFrame(
+            {"family": [family], "params_billion": [float(params_billion)], "instruction_tuned": [float(bool(instruction_tuned))],
+             "release_year": [released.year + (released.day_of_year - 1) / 365.25]}, index=[name])])
+        return other
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -71,7 +96,7 @@ class Advisor:
     def base_models(self) -> list[str]:
         """Every base model the advisor can forecast (trained ones first, then descriptor-only ones)."""
         trained = self._bundle.default.models_
-        return trained + [m for m in self._bundle.descriptors.index if m not in trained]
+        return trained + [m for m in self._descriptors.index if m not in trained]
 
     @property
     def required_heuristics(self) -> list[str]:
@@ -105,7 +130,7 @@ class Advisor:
         heuristics = pd.DataFrame([profile.heuristics], index=["task"])
         features = predictor.spec.matrix(heuristics)
         base_frame = pd.DataFrame([measured], index=["task"]) if measured else None
-        out = predictor.predict(heuristics, base_scores=base_frame, models=models, descriptors=self._bundle.descriptors)
+        out = predictor.predict(heuristics, base_scores=base_frame, models=models, descriptors=self._descriptors)
 
         scores = out.finetuned.loc["task"]
         order = scores.sort_values(ascending=False, kind="mergesort").index

@@ -1,14 +1,11 @@
 """Shared fixtures. Tests never touch the user's real database: ADVISOR_DB_URL points into tmp."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-REFERENCE_TASKS = SHARED / "reference_tasks"
+from testsupport import REFERENCE_TASKS, REPO_ROOT, SHARED, require_service  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(autouse=True)
@@ -18,13 +15,6 @@ def _isolated_database(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("ADVISOR_DATA_DIR", str(db_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-
-
-def require_service(what: str) -> None:
-    """Skip when a service is missing locally; fail in CI, where .ci/run provides it."""
-    if os.environ.get("ADVISOR_REQUIRE_SERVICES"):
-        pytest.fail(f"{what} is required in CI but is not available")
-    pytest.skip(f"{what} not available")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, SHARED
+from testsupport import REPO_ROOT, SHARED
 
 PACKAGES = ("advisor", "featurizers", "training_runs", "models")
 #: Files the code reads at run time; each must be inside the wheel.

@@ -119,3 +119,13 @@ def test_a_corrupt_artifact_is_refused_with_its_path(tmp_path: Path):
 def test_a_missing_artifact_says_how_to_train_one(tmp_path: Path):
     with pytest.raises(ArtifactError, match="advisor train"):
         Advisor.load(tmp_path)
+
+
+def test_a_base_model_without_runs_is_forecast_from_its_descriptors_and_flagged(advisor: Advisor, sst2_like_profile: TaskProfile):
+    extended = advisor.with_base_model("llama-3-8b", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
+    rec = extended.rank(sst2_like_profile, base_models=["llama-3-8b", "mistral-7b"])
+    new = next(f for f in rec.forecasts if f.base_model == "llama-3-8b")
+    known = next(f for f in rec.forecasts if f.base_model == "mistral-7b")
+    assert new.low_confidence and not known.low_confidence
+    assert new.interval_high - new.interval_low >= known.interval_high - known.interval_low
+    assert "llama-3-8b" not in advisor.base_models          # the original advisor is unchanged

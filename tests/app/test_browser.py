@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_service
+from testsupport import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from advisor.cli import main
-from conftest import REPO_ROOT
+from testsupport import REPO_ROOT
 from store_backends import db_url  # noqa: F401  (fixture)
 
 EXPECTED_STATS = {"base_models": 10, "tasks": 31, "runs": {"qlora": 310, "zero-shot": 310, "api": 62}}
