@@ -398,15 +398,18 @@ def _study_tasks(store: "Store") -> set[str]:
 
 
 def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=_json_default, allow_nan=True).replace("NaN", "null"))
-
-
-def _json_default(v: Any) -> Any:
-    if hasattr(v, "item"):
-        return v.item()
-    if isinstance(v, (set, tuple)):
-        return list(v)
-    return str(v)
+    """Plain JSON types only: numpy scalars become Python numbers, NaN/inf become None."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
