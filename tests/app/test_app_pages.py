@@ -130,3 +130,20 @@ def test_the_catalog_page_reports_a_missing_catalog_file(tmp_path):
     assert not at.exception
     assert any("catalog not found" in e.value for e in at.error)
 
+
+
+def test_local_runs_appear_next_to_the_studys_result_on_the_results_database_page():
+    from training_runs.store import Store
+
+    with Store.open() as store:  # the test's tmp database (tests/conftest.py)
+        store.seed_study()
+        study = store.runs_frame(["qlora"]).query("task == 'glue_sst2' and model == 'mistral-7b'")["score"].item()
+        store.record_run(task="glue_sst2", base_model="mistral-7b", kind="qlora", score=0.5, metric="accuracy",
+                         provenance="local-run-1")
+    at = start()
+    at.switch_page("app_pages/database.py").run()
+    assert not at.exception, at.exception
+    local = at.dataframe[-1].value
+    assert local[["task", "model", "provenance"]].values.tolist() == [["glue_sst2", "mistral-7b", "local-run-1"]]
+    assert local["study score"].item() == pytest.approx(study)
+    assert local["difference"].item() == pytest.approx(0.5 - study)

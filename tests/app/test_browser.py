@@ -135,6 +135,8 @@ def test_an_oversized_or_unreadable_upload_gets_a_clear_message_and_no_trace(tmp
     big.write_text("prompt,completion\n" + "a,b\n" * 600_000)  # about 2.4 MB
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"prompt,completion\nthis is a CSV, not Parquet\n")
+    good = tmp_path / "good.csv"
+    good.write_text("question,answer\n" + "".join(f"What is {i} + {i}?,{2 * i}\n" for i in range(20)))
     with running_app(tmp_path, "--server.maxUploadSize", "1") as url:
         browser.get(url)
         wait = WebDriverWait(browser, 120)
@@ -150,3 +152,9 @@ def test_an_oversized_or_unreadable_upload_gets_a_clear_message_and_no_trace(tmp
         wait.until(EC.text_to_be_present_in_element(alert, "Cannot read this dataset"))
         assert "broken.parquet" in browser.find_element(*alert).text
         assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
+        # a readable file replaces it: its columns are offered and three examples previewed
+        wait.until(EC.presence_of_element_located(file_input)).send_keys(str(good))
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Preview')]")))
+        wait.until(EC.invisibility_of_element_located(alert))
+        prompt_choice = browser.find_element(By.XPATH, "//*[@data-testid='stSelectbox'][contains(., 'Prompt column')]")
+        assert "question" in prompt_choice.get_attribute("innerHTML")  # the question column was picked as prompt
