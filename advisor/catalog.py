@@ -27,7 +27,7 @@ import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -100,7 +100,6 @@ class _Outcome:
     recommendation: dict[str, Any] | None = None
     error: str | None = None
     traceback: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- per-entry work
@@ -340,7 +339,8 @@ def score_catalog(
     def record(job: _Job, outcome: _Outcome) -> None:
         outcome.row.update(fingerprint=job.fingerprint, featurizer_version=featurizer_version,
                            predictor_version=predictor_version, reused=False)
-        result = {"row": outcome.row, "profile": outcome.profile, "recommendation": outcome.recommendation}
+        result = {"row": outcome.row, "profile": outcome.profile, "recommendation": outcome.recommendation,
+                  "traceback": outcome.traceback}
         store.record_catalog_result(job.entry.name, job.fingerprint, featurizer_version, predictor_version,
                                     "ok" if outcome.ok else "error", _json_safe(result), outcome.error)
         if outcome.ok and outcome.profile and job.entry.name not in protected_tasks:
