@@ -148,28 +148,36 @@ def evaluate_candidate(candidate: Candidate, table: TrainingTable, *, seed: int 
     )
 
 
-def leave_one_model_out(candidate: Candidate, table: TrainingTable, *, seed: int = 0) -> dict[str, float]:
+def leave_one_model_out(candidate: Candidate, table: TrainingTable, *, seed: int = 0, task_folds: int = 5) -> dict[str, float]:
     """MAE of forecasts for a base model that has no runs at all (descriptors only), per held-out model.
 
-    Each (task, model) cell is forecast by a predictor that saw neither that task nor that model; the
-    same candidate's ordinary leave-one-task-out MAE is the yardstick.
+    Each (task, model) cell is forecast by an estimator that saw neither that model (left out whole) nor
+    that task (tasks dealt round-robin into ``task_folds`` folds): the task level comes from the other
+    models' forecasts, the model's offset from its descriptors.
     """
+    from advisor.predictor import DescriptorOffsets
+
+    spec = FeatureSpec(candidate.features)
+    features = spec.matrix(table.heuristics)
+    tasks = table.tasks
+    n_folds = min(task_folds, len(tasks))
     errors: dict[str, list[float]] = {m: [] for m in table.models}
     for model in table.models:
         others = [m for m in table.models if m != model]
-        for task in table.tasks:
-            train_tasks = [t for t in table.tasks if t != task]
-            train = TrainingTable(
+        for fold in range(n_folds):
+            test = tasks[fold::n_folds]
+            train_tasks = [t for i, t in enumerate(tasks) if i % n_folds != fold]
+            train = TrainingTable._trusted(
                 finetuned=table.finetuned.loc[train_tasks, others], base=table.base.loc[train_tasks, others],
                 gpt4=table.gpt4.loc[train_tasks], heuristics=table.heuristics.loc[train_tasks],
-                descriptors=table.descriptors.loc[others],
+                descriptors=table.descriptors.loc[others], excluded={},
             )
-            predictor = candidate.predictor(seed=seed, calibration_folds=2).fit(train)
-            out = predictor.predict(
-                table.heuristics.loc[[task]], models=[model], descriptors=table.descriptors,
-                base_scores=table.base.loc[[task], others] if predictor.estimator.uses_base_scores else None,
-            )
-            errors[model].append(abs(out.finetuned.loc[task, model] - table.finetuned.loc[task, model]))
+            estimator = candidate.make_estimator().fit(train, features.loc[train_tasks], "finetuned")
+            base = table.base.loc[test, others] if estimator.uses_base_scores else None
+            level = estimator.predict(features.loc[test], base).mean(axis=1)
+            offset = DescriptorOffsets().fit(train).predict(table.descriptors.loc[[model]]).loc[model, "finetuned"]
+            forecast = (level + offset).clip(0, 1)
+            errors[model] += list((forecast - table.finetuned.loc[test, model]).abs().dropna())
     return {m: float(np.mean(e)) for m, e in errors.items()}
 
 

@@ -68,7 +68,7 @@ class Predictor:
         self.base_estimator_ = self._base_estimator().fit(table, aux, "base")
         self.gpt4_estimator_ = _Gpt4Estimator().fit(table, aux)
         self.margin_estimator_ = self._margin_estimator().fit(table, aux, "margin")
-        self.offset_model_ = _DescriptorOffsets().fit(table)
+        self.offset_model_ = DescriptorOffsets().fit(table)
         self.residuals_ = self._calibrate(table, features, aux)
         self.train_features_ = features
         self.fitted = True
@@ -225,13 +225,13 @@ class _Gpt4Estimator:
         return pd.Series(np.clip(self.model_.predict(features.to_numpy()), 0, 1), index=features.index)
 
 
-class _DescriptorOffsets:
+class DescriptorOffsets:
     """A base model's mean deviation from the task mean, from its descriptors (for models without runs).
 
     ``extra_spread_`` is the leave-one-model-out error of that offset, added to intervals of such models.
     """
 
-    def fit(self, table: TrainingTable) -> "_DescriptorOffsets":
+    def fit(self, table: TrainingTable) -> "DescriptorOffsets":
         self.columns_ = ["params_log", "instruction_tuned", "release_year"]
         X = self._design(table.descriptors)
         offsets = {}

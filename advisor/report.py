@@ -116,7 +116,10 @@ def summarize(rec: Recommendation) -> RecommendationSummary:
     sure = f"How sure: {confidence} (the {level} interval is {width:.2f} wide"
     if best.low_confidence:
         sure += f"; {best.base_model} has no study runs, so it is forecast from its descriptors only"
-    details.append(sure + "). The advisor learned from the 31 tasks of the LoRA Land study, a small sample.")
+    details.append(
+        sure + "). The advisor learned from the LoRA Land study's runs on the reference tasks with a fair data "
+        "sample, a small training set; its cross-validated errors are in the model card."
+    )
     return RecommendationSummary(verdict=verdict, confidence=confidence, headline=headline, details=details)
 
 

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--url", help="SQLAlchemy database URL (default: ADVISOR_DB_URL or the embedded SQLite file)")
     evaluate.add_argument("--json", action="store_true", help="print {candidate: metrics} as JSON")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--candidates", help="comma-separated candidate names (default: all; baselines always run)")
     evaluate.set_defaults(handler=run_evaluate)
 
 
@@ -154,7 +155,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         runs = store.runs_frame(["qlora"])
     study = runs.rename(columns={"score": "finetuned_score"})
     baseline_all = per_model_mean_baseline(study)
-    report = evaluate_candidates(table, seed=args.seed)
+    report = evaluate_candidates(table, select_candidates(table, args.candidates), seed=args.seed)
     result = report.to_dict()
     result["baseline_all_tasks"] = baseline_all.to_dict()
     if args.json:

@@ -18,6 +18,24 @@ def ridge_candidate(base: bool = False) -> Candidate:
     return Candidate("ridge", STUDY_FEATURES, lambda: TwoStage("ridge", "mean", use_base_scores=base))
 
 
+def test_training_a_bundle_twice_gives_the_same_predictor_and_card():
+    from advisor.training import train_bundle
+
+    table = synthetic_table(n_tasks=12)
+    runs = table.finetuned.stack().rename("score").reset_index().rename(columns={"level_0": "task", "level_1": "model"})
+    runs["kind"] = "qlora"
+    candidates = [Candidate("per-model-mean", STUDY_FEATURES, PerModelMean),
+                  Candidate("per-model-mean+base", STUDY_FEATURES, lambda: PerModelMean(use_base_scores=True)),
+                  ridge_candidate(), Candidate("ridge+base", STUDY_FEATURES, lambda: TwoStage("ridge", use_base_scores=True))]
+    bundles = [train_bundle(table, runs, table.heuristics, featurizer_version="1.0", candidates=candidates)[0] for _ in range(2)]
+    for b in bundles:
+        b.card.pop("trained_at")
+    assert bundles[0].card == bundles[1].card
+    outs = [b.default.predict(table.heuristics.iloc[:4]) for b in bundles]
+    pd.testing.assert_frame_equal(outs[0].finetuned, outs[1].finetuned)
+    pd.testing.assert_frame_equal(outs[0].interval_high, outs[1].interval_high)
+
+
 def test_ranking_metrics_match_a_hand_computed_example():
     actual = pd.DataFrame({"a": [0.9, 0.4], "b": [0.5, 0.6], "c": [0.1, 0.2]}, index=["t1", "t2"])
     pred = pd.DataFrame({"a": [0.8, 0.5], "b": [0.6, 0.4], "c": [0.2, 0.2]}, index=["t1", "t2"])
@@ -30,7 +48,7 @@ def test_ranking_metrics_match_a_hand_computed_example():
 
 
 def test_a_heuristic_model_beats_the_per_model_mean_when_the_heuristic_drives_the_score():
-    table = synthetic_table()
+    table = synthetic_table(n_tasks=14)
     ridge = evaluate_candidate(ridge_candidate(), table)
     baseline = evaluate_candidate(Candidate("mean", STUDY_FEATURES, PerModelMean), table)
     assert ridge.mae < 0.5 * baseline.mae
@@ -38,21 +56,21 @@ def test_a_heuristic_model_beats_the_per_model_mean_when_the_heuristic_drives_th
 
 
 def test_measured_base_scores_sharpen_the_forecast():
-    table = synthetic_table(noise=0.05)
+    table = synthetic_table(n_tasks=14, noise=0.05)
     without = evaluate_candidate(Candidate("m", STUDY_FEATURES, PerModelMean), table)
     with_base = evaluate_candidate(Candidate("m+b", STUDY_FEATURES, lambda: PerModelMean(use_base_scores=True)), table)
     assert with_base.mae < without.mae
 
 
 def test_intervals_cover_held_out_tasks_near_their_nominal_level():
-    table = synthetic_table(n_tasks=30, noise=0.05, seed=3)
+    table = synthetic_table(n_tasks=20, noise=0.05, seed=3)
     m = evaluate_candidate(ridge_candidate(), table)
     assert 0.65 <= m.interval_coverage <= 0.95   # nominal 80%, measured on held-out tasks
     assert m.interval_width < 0.5
 
 
 def test_beat_gpt4_probabilities_separate_winners_from_losers():
-    table = synthetic_table(n_tasks=30, noise=0.03, seed=1)
+    table = synthetic_table(n_tasks=20, noise=0.03, seed=1)
     # Make GPT-4 strong on hard tasks only, so whether a model wins depends on the heuristic.
     level = table.finetuned.mean(axis=1)
     table = table.__class__(table.finetuned, table.base, (1.4 - level).clip(0, 1), table.heuristics, table.descriptors)
