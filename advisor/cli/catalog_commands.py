@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("catalog", metavar="CATALOG", help="catalog file (.yaml, .yml or .csv)")
-    p.add_argument("--out", metavar="FILE", help="results file, .csv or .parquet (default: print a table)")
+    p.add_argument("--out", metavar="FILE", help="also write the rows to FILE, .csv or .parquet (a table is printed either way)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="parallel processes (local engine)")
     p.add_argument("--url", help="database URL (default: ADVISOR_DB_URL or the embedded SQLite file)")
     p.add_argument("--engine", choices=ENGINES, default="local",
