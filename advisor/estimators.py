@@ -237,38 +237,41 @@ class JointLightGBM(ScoreEstimator):
         if not self.name:
             self.name = "lightgbm-joint" + ("+base" if self.use_base_scores else "")
 
-    def _cells(self, features: pd.DataFrame, base: pd.DataFrame | None) -> pd.DataFrame:
-        rows = []
+    def _cells(self, features: pd.DataFrame, base: pd.DataFrame | None) -> np.ndarray:
+        """One row per (model, task), models in blocks: task features, model descriptors, model mean
+        [, measured base score, mean measured base score]. Built in numpy: this runs in every forecast."""
+        n = len(features)
+        X = features.to_numpy(dtype=float)
+        base_mean = measured_base_mean(base, features.index) if self.use_base_scores else None
+        blocks = []
         for model in self.models_:
-            block = features.copy()
-            for col, value in self.descriptors_.loc[model].items():
-                block[f"model_{col}"] = value
-            block["model_mean"] = self.model_mean_[model]
+            parts = [X, np.tile(self.descriptors_.loc[model].to_numpy(dtype=float), (n, 1)),
+                     np.full((n, 1), self.model_mean_[model])]
             if self.use_base_scores:
-                measured = base.reindex(index=features.index)[model] if base is not None and model in base else np.nan
-                block["base_score"] = measured
-                block[BASE_MEAN_FEATURE] = measured_base_mean(base, features.index)
-            block["model"] = model
-            rows.append(block)
-        return pd.concat(rows)
+                measured = (base.reindex(index=features.index)[model].to_numpy(dtype=float)
+                            if base is not None and model in base else np.full(n, np.nan))
+                mean = base_mean.to_numpy(dtype=float) if base_mean is not None else np.full(n, np.nan)
+                parts += [measured[:, None], mean[:, None]]
+            blocks.append(np.hstack(parts))
+        return np.vstack(blocks)
 
     def fit(self, table: TrainingTable, features: pd.DataFrame, target: str = "finetuned") -> "JointLightGBM":
         y = target_matrix(table, target).loc[features.index]
         self.models_ = list(y.columns)
         self.model_mean_ = y.mean(axis=0)
-        desc = table.descriptors.drop(columns=["family"])
-        self.descriptors_ = desc
-        cells = self._cells(features, table.base if self.use_base_scores else None)
+        self.descriptors_ = table.descriptors.drop(columns=["family"])
+        X = self._cells(features, table.base if self.use_base_scores else None)
+        self.feature_names_ = (
+            list(features.columns) + [f"model_{c}" for c in self.descriptors_.columns] + ["model_mean"]
+            + (["base_score", BASE_MEAN_FEATURE] if self.use_base_scores else [])
+        )
         target_values = np.concatenate([y[m].to_numpy() for m in self.models_])
         keep = ~np.isnan(target_values)
-        X = cells.drop(columns=["model"])
-        self.feature_names_ = list(X.columns)
-        self.model_ = lightgbm_regressor(self.seed).fit(X.to_numpy()[keep], target_values[keep])
+        self.model_ = lightgbm_regressor(self.seed).fit(X[keep], target_values[keep])
         return self
 
     def predict(self, features: pd.DataFrame, base: pd.DataFrame | None = None) -> pd.DataFrame:
-        cells = self._cells(features, base)
-        values = self.model_.predict(cells.drop(columns=["model"]).to_numpy())
+        values = self.model_.predict(self._cells(features, base))
         out = pd.DataFrame(values.reshape(len(self.models_), len(features)).T, index=features.index, columns=self.models_)
         return clip01(out)
 
