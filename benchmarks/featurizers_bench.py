@@ -23,7 +23,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from featurizers import load_task, load_task_dir  # noqa: E402
+from featurizers import load_task_dir  # noqa: E402
 from featurizers.batch_features import BatchFeatures  # noqa: E402
 from featurizers.profiler import FEATURIZE_BATCH  # noqa: E402
 from featurizers.registry import MEASURES  # noqa: E402

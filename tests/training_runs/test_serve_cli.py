@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 
 from advisor.cli import main
 from training_runs.serve.random_adapters import write_peft_adapters
@@ -39,13 +38,7 @@ def advisor(capsys, *args: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny model's matmuls only lose from more threads (a loaded 2-core CI box makes OpenMP spin)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,7 @@ PROMPTS = ([1, 50, 60, 70], [1, 80, 90], [1, 100, 20, 30, 40, 41, 42, 43, 44], [
 NEW_TOKENS = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny model's matmuls only lose from more threads (a loaded 2-core CI box makes OpenMP spin)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import json
 import threading
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -20,13 +19,7 @@ TOKEN = "s3cret-token"
 LIMITS = RequestLimits(max_prompt_tokens=48, max_tokens=32, max_body_bytes=4096)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny model's matmuls only lose from more threads (a loaded 2-core CI box makes OpenMP spin)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
