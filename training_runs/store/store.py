@@ -233,42 +233,12 @@ class Store:
         return report
 
     def _seed_base_models(self, session: Session, study: StudyData, report: SeedReport) -> dict[str, int]:
-        existing = {r.name: r for r in session.scalars(select(BaseModelRecord))}
-        _count(report, "base_models", 0, 0, 0)
-        for info in study.base_models:
-            values = _base_model_values(info)
-            record = existing.get(info.name)
-            if record is None:
-                record = BaseModelRecord(**values)
-                session.add(record)
-                existing[info.name] = record
-                report.added["base_models"] += 1
-            elif _differs(record, values):
-                _assign(record, values)
-                report.updated["base_models"] += 1
-            else:
-                report.unchanged["base_models"] += 1
-        session.flush()
-        return {name: r.id for name, r in existing.items()}
+        values = {info.name: _base_model_values(info) for info in study.base_models}
+        return _upsert_by_name(session, BaseModelRecord, values, report, "base_models")
 
     def _seed_tasks(self, session: Session, tasks: list[TaskSpec], report: SeedReport) -> dict[str, int]:
-        existing = {r.name: r for r in session.scalars(select(TaskRecord))}
-        _count(report, "tasks", 0, 0, 0)
-        for spec in tasks:
-            values = _task_values(spec)
-            record = existing.get(spec.name)
-            if record is None:
-                record = TaskRecord(**values)
-                session.add(record)
-                existing[spec.name] = record
-                report.added["tasks"] += 1
-            elif _differs(record, values):
-                _assign(record, values)
-                report.updated["tasks"] += 1
-            else:
-                report.unchanged["tasks"] += 1
-        session.flush()
-        return {name: r.id for name, r in existing.items()}
+        values = {spec.name: _task_values(spec) for spec in tasks}
+        return _upsert_by_name(session, TaskRecord, values, report, "tasks")
 
     def _seed_runs(
         self,
@@ -650,6 +620,29 @@ def _translate(exc: DBAPIError, where: str, doing: str) -> StoreError:
     if "readonly" in reason.lower().replace("-", "").replace(" ", "") or "read-only" in reason.lower():
         return StoreError(f"the database at {where} is read-only: {reason}")
     return StoreError(f"{doing} the database at {where}: {reason}")
+
+
+def _upsert_by_name(
+    session: Session, record_type: type, values_by_name: Mapping[str, Mapping[str, Any]], report: SeedReport, table: str
+) -> dict[str, int]:
+    """Insert or update one record per name (records are unique by ``name``), counting what changed in
+    ``report``; returns ``{name: id}`` for every record of the table."""
+    existing = {r.name: r for r in session.scalars(select(record_type))}
+    _count(report, table, 0, 0, 0)
+    for name, values in values_by_name.items():
+        record = existing.get(name)
+        if record is None:
+            record = record_type(**values)
+            session.add(record)
+            existing[name] = record
+            report.added[table] += 1
+        elif _differs(record, values):
+            _assign(record, values)
+            report.updated[table] += 1
+        else:
+            report.unchanged[table] += 1
+    session.flush()
+    return {name: r.id for name, r in existing.items()}
 
 
 def _count(report: SeedReport, table: str, added: int, updated: int, unchanged: int) -> None:
