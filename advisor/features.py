@@ -6,23 +6,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from featurizers.profile_types import TaskProfile
+from featurizers.profile_types import STUDY_HEURISTICS, TaskProfile
 
 
 class ProfileFeatureError(ValueError):
     """A task profile lacks heuristics the predictor needs."""
 
 
-#: The study's heuristics (LoRA Land, section 5.3). Token counts and example counts are heavy-tailed,
-#: so they enter on a log scale.
-STUDY_FEATURES: tuple[str, ...] = (
-    "input_tokens_mean", "input_tokens_std", "input_tokens_p95",
-    "output_tokens_mean", "output_tokens_std", "output_tokens_p95",
-    "example_tokens_mean", "example_tokens_std", "example_tokens_p95",
-    "io_rougeL_mean", "io_rougeL_std",
-    "compressibility_mean", "compressibility_std",
-    "n_examples",
-)
+#: The study's heuristics. Token counts and example counts are heavy-tailed, so they enter on a log scale.
+STUDY_FEATURES: tuple[str, ...] = STUDY_HEURISTICS
 
 LOG_SCALED_PREFIXES: tuple[str, ...] = ("input_tokens_", "output_tokens_", "example_tokens_", "n_examples")
 

@@ -10,21 +10,11 @@ from __future__ import annotations
 
 from featurizers.errors import DatasetError
 from featurizers.loading import load_task, load_task_dir
-from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
+from featurizers.profile_types import FEATURIZER_VERSION, STUDY_HEURISTICS, TaskProfile
 from featurizers.profiler import DEFAULT_SAMPLE, profile
 from featurizers.registry import HEURISTICS, MEASURES
 from featurizers.task_data import Example, ExampleBatch, TaskData
 from featurizers.template import TaskTemplate
-
-#: The study's heuristics (arXiv 2405.00732), in the order the study lists them.
-STUDY_HEURISTICS = (
-    "input_tokens_mean", "input_tokens_std", "input_tokens_p95",
-    "output_tokens_mean", "output_tokens_std", "output_tokens_p95",
-    "example_tokens_mean", "example_tokens_std", "example_tokens_p95",
-    "io_rougeL_mean", "io_rougeL_std",
-    "compressibility_mean", "compressibility_std",
-    "n_examples",
-)
 
 __all__ = [
     "DEFAULT_SAMPLE", "DatasetError", "Example", "ExampleBatch", "FEATURIZER_VERSION", "HEURISTICS", "MEASURES",

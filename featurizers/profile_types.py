@@ -9,6 +9,16 @@ from typing import Any
 #: Bumped whenever a heuristic's definition changes; predictors record the version they were trained on.
 FEATURIZER_VERSION = "1.0"
 
+#: The study's heuristics (arXiv 2405.00732), in the order the study lists them.
+STUDY_HEURISTICS: tuple[str, ...] = (
+    "input_tokens_mean", "input_tokens_std", "input_tokens_p95",
+    "output_tokens_mean", "output_tokens_std", "output_tokens_p95",
+    "example_tokens_mean", "example_tokens_std", "example_tokens_p95",
+    "io_rougeL_mean", "io_rougeL_std",
+    "compressibility_mean", "compressibility_std",
+    "n_examples",
+)
+
 
 @dataclass(frozen=True)
 class TaskProfile:
