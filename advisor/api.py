@@ -11,7 +11,7 @@ import pandas as pd
 
 from advisor.artifact import PredictorBundle, load_bundle
 from advisor.estimators import Blend, TwoStage
-from advisor.features import FeatureSpec
+from advisor.features import TASK_TYPE_PREFIX, FeatureSpec, heuristics_frame
 from advisor.predictor import Predictor
 from advisor.recommendation import (
     Explanation,
@@ -127,7 +127,7 @@ class Advisor:
         models = self._check_models(base_models)
         measured = self._check_base_scores(base_scores)
         predictor = self._bundle.with_base_scores if measured else self._bundle.default
-        heuristics = pd.DataFrame([profile.heuristics], index=["task"])
+        heuristics = heuristics_frame({"task": profile})
         features = predictor.spec.matrix(heuristics)
         base_frame = pd.DataFrame([measured], index=["task"]) if measured else None
         out = predictor.predict(heuristics, base_scores=base_frame, models=models, descriptors=self._descriptors)
@@ -207,14 +207,17 @@ class Advisor:
     def _explain(self, predictor: Predictor, features: pd.DataFrame, profile: TaskProfile) -> Explanation:
         contrib, method = task_level_contributions(predictor, features)
         contributions = [
-            FeatureContribution(feature=name, value=float(profile.heuristics[name]), contribution=float(value))
+            FeatureContribution(
+                feature=name, value=float(profile.heuristics.get(name, features.loc["task", name])), contribution=float(value)
+            )
             for name, value in contrib.sort_values(key=np.abs, ascending=False).head(8).items()
         ]
         return Explanation(contributions=contributions, similar_tasks=self.similar_tasks(profile), method=method)
 
     def similar_tasks(self, profile: TaskProfile, k: int = 3) -> list[SimilarTask]:
         """The ``k`` reference tasks nearest in (standardized) study-heuristic space, with their results."""
-        spec = FeatureSpec(self._bundle.default.spec.names)
+        # Similarity in the numeric heuristics the predictor reads (reference profiles keep numbers only).
+        spec = FeatureSpec(tuple(n for n in self._bundle.default.spec.names if not n.startswith(TASK_TYPE_PREFIX)))
         ref = spec.matrix(self._bundle.reference_heuristics)
         mu, sd = ref.mean(), ref.std(ddof=0).replace(0, 1.0)
         point = (spec.matrix(pd.DataFrame([profile.heuristics], index=["task"])).iloc[0] - mu) / sd

@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from advisor.estimators import Blend, JointLightGBM, PerModelMean, ScoreEstimator, TwoStage
-from advisor.features import STUDY_FEATURES, FeatureSpec
+from advisor.features import STUDY_FEATURES, TASK_TYPE_FEATURES, FeatureSpec
 from advisor.predictor import Predictor
 from advisor.training_data import TrainingTable
 
@@ -186,6 +186,7 @@ def default_candidates(extra_features: Sequence[str] = ()) -> list[Candidate]:
     each without and with measured base scores."""
     study = STUDY_FEATURES
     wide = STUDY_FEATURES + tuple(extra_features)
+    typed = wide + TASK_TYPE_FEATURES
     out = []
     for base in (False, True):
         # The auxiliary models (base score, GPT-4 margin) read the wide set in every candidate, so that
@@ -201,6 +202,15 @@ def default_candidates(extra_features: Sequence[str] = ()) -> list[Candidate]:
             Candidate("nearest-tasks-wide" + sfx, wide, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
             Candidate(
                 "blend" + sfx, wide,
+                lambda b=base: Blend([TwoStage("ridge-select", "knn", use_base_scores=b),
+                                      TwoStage("knn", "knn", use_base_scores=b), JointLightGBM(use_base_scores=b)]),
+            ),
+            # The same recipes reading the detected task type too.
+            Candidate("ridge-select-typed" + sfx, typed, lambda b=base: TwoStage("ridge-select", "mean", use_base_scores=b)),
+            Candidate("lightgbm-joint-typed" + sfx, typed, lambda b=base: JointLightGBM(use_base_scores=b)),
+            Candidate("nearest-tasks-typed" + sfx, typed, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
+            Candidate(
+                "blend-typed" + sfx, typed,
                 lambda b=base: Blend([TwoStage("ridge-select", "knn", use_base_scores=b),
                                       TwoStage("knn", "knn", use_base_scores=b), JointLightGBM(use_base_scores=b)]),
             ),

@@ -18,6 +18,21 @@ STUDY_FEATURES: tuple[str, ...] = STUDY_HEURISTICS
 
 LOG_SCALED_PREFIXES: tuple[str, ...] = ("input_tokens_", "output_tokens_", "example_tokens_", "n_examples")
 
+#: Indicator features of the task type the featurizers detect (``TaskProfile.task_type``), read from a
+#: ``task_type`` column. Only the types that at least two reference tasks with fair samples have: one task
+#: cannot teach what its type does.
+TASK_TYPE_PREFIX = "task_type:"
+TASK_TYPE_FEATURES: tuple[str, ...] = (
+    "task_type:classification", "task_type:free_generation", "task_type:structured_generation",
+)
+
+
+def heuristics_frame(profiles: dict[str, TaskProfile]) -> pd.DataFrame:
+    """Tasks x heuristics (numbers), plus the detected ``task_type`` as a text column."""
+    frame = pd.DataFrame({name: p.heuristics for name, p in profiles.items()}).T.astype(float)
+    frame["task_type"] = pd.Series({name: p.task_type for name, p in profiles.items()}, dtype=object)
+    return frame
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -27,13 +42,20 @@ class FeatureSpec:
 
     def matrix(self, heuristics: pd.DataFrame) -> pd.DataFrame:
         """Tasks x features, log-scaled where the name says so. Missing columns or values are an error."""
-        missing = [n for n in self.names if n not in heuristics.columns]
+        numeric = [n for n in self.names if not n.startswith(TASK_TYPE_PREFIX)]
+        needed = numeric + (["task_type"] if len(numeric) < len(self.names) else [])
+        missing = [n for n in needed if n not in heuristics.columns]
         if missing:
             raise ProfileFeatureError(
                 f"task profile lacks heuristics the predictor needs: {missing}; "
                 "re-profile the data with the featurizer version the predictor was trained on"
             )
-        frame = heuristics.loc[:, list(self.names)].astype(float)
+        frame = pd.DataFrame(index=heuristics.index)
+        for name in self.names:
+            if name.startswith(TASK_TYPE_PREFIX):
+                frame[name] = (heuristics["task_type"] == name[len(TASK_TYPE_PREFIX):]).astype(float)
+            else:
+                frame[name] = heuristics[name].astype(float)
         bad = frame.columns[frame.isna().any()].tolist()
         if bad:
             tasks = frame.index[frame.isna().any(axis=1)].tolist()
@@ -45,5 +67,4 @@ class FeatureSpec:
 
     def from_profiles(self, profiles: dict[str, TaskProfile]) -> pd.DataFrame:
         """Feature matrix for named profiles (one row per name)."""
-        raw = pd.DataFrame({name: p.heuristics for name, p in profiles.items()}).T
-        return self.matrix(raw)
+        return self.matrix(heuristics_frame(profiles))

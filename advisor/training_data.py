@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from advisor.features import heuristics_frame
 from featurizers.profile_types import TaskProfile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,8 @@ class TrainingTable:
     - ``finetuned``: tasks x models matrix of QLoRA fine-tuned scores (NaN where not run).
     - ``base``: tasks x models zero-shot base scores (NaN where unknown).
     - ``gpt4``: GPT-4 score per task (NaN where unknown, e.g. local tasks).
-    - ``heuristics``: tasks x heuristic-name matrix from the task profiles.
+    - ``heuristics``: tasks x heuristic-name matrix from the task profiles (plus the text column
+      ``task_type``).
     - ``descriptors``: one row per base model (family, params_billion, instruction_tuned, release_date).
     - ``excluded``: tasks left out of training, with the reason.
     """
@@ -143,9 +145,7 @@ def build_training_table(
         if model not in models:
             excluded.setdefault(f"model:{model}", "base model without registry descriptors")
 
-    heuristics = pd.DataFrame(
-        {task: profiles[task].heuristics for task in tasks}
-    ).T.astype(float)
+    heuristics = heuristics_frame({task: profiles[task] for task in tasks})
     return TrainingTable(
         finetuned=finetuned.loc[tasks, models],
         base=matrix("zero-shot").reindex(index=tasks, columns=models),

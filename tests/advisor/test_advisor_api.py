@@ -56,7 +56,8 @@ def test_a_recommendation_converts_to_a_frame_and_to_json(advisor: Advisor, sst2
 
 def test_the_explanation_names_heuristics_and_three_similar_reference_tasks(advisor: Advisor, sst2_like_profile: TaskProfile):
     explanation = advisor.rank(sst2_like_profile).explain()
-    assert explanation.contributions and all(c.feature in sst2_like_profile.heuristics for c in explanation.contributions)
+    assert explanation.contributions
+    assert all(c.feature in sst2_like_profile.heuristics or c.feature.startswith("task_type:") for c in explanation.contributions)
     similar = explanation.similar_tasks
     assert len(similar) == 3
     assert similar[0].task == "glue_sst2" and similar[0].distance == pytest.approx(0.0, abs=1e-6)

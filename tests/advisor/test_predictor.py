@@ -144,3 +144,22 @@ def test_tasks_without_profiles_are_left_out_and_said_so():
     built = build_training_table(runs, profiles, descriptors_frame(desc), exclude={})
     assert built.tasks == table.tasks[:4]
     assert "profile" in built.excluded[table.tasks[4]]
+
+
+def test_task_type_indicators_are_read_from_the_detected_task_type():
+    from advisor.features import TASK_TYPE_FEATURES, heuristics_frame
+
+    profiles = {
+        "a": TaskProfile(heuristics={"n_examples": 10.0}, n_examples=10, n_profiled=10, task_type="classification"),
+        "b": TaskProfile(heuristics={"n_examples": 99.0}, n_examples=99, n_profiled=99, task_type="math"),
+    }
+    frame = FeatureSpec(("n_examples",) + TASK_TYPE_FEATURES).matrix(heuristics_frame(profiles))
+    assert frame.loc["a", "task_type:classification"] == 1.0 and frame.loc["a", "task_type:free_generation"] == 0.0
+    assert frame.loc["b", list(TASK_TYPE_FEATURES)].sum() == 0.0
+    assert frame.loc["b", "n_examples"] == pytest.approx(np.log1p(99.0))
+
+
+def test_a_profile_without_a_task_type_column_is_refused_when_the_predictor_reads_it():
+    heur = synthetic_table().heuristics
+    with pytest.raises(ProfileFeatureError, match="task_type"):
+        FeatureSpec(("n_examples", "task_type:classification")).matrix(heur)
