@@ -7,7 +7,9 @@ import os
 
 import pytest
 import torch
-from qlora_helpers import one_thread, parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+from qlora_helpers import parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from advisor.cli import main
 from advisor.cli import finetune_commands

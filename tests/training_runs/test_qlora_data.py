@@ -5,7 +5,9 @@ import itertools
 
 import pytest
 import torch
-from qlora_helpers import one_thread, parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+from qlora_helpers import parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from training_runs.qlora import DatasetTooSmallError, PromptTooLongError, QLoRAConfig

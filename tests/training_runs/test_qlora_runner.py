@@ -6,7 +6,9 @@ import json
 import pytest
 import torch
 from peft import PeftModel
-from qlora_helpers import fast_config, one_thread, parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+from qlora_helpers import fast_config, parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
