@@ -2,9 +2,11 @@
 
 A :class:`Predictor` wraps one score estimator (the candidate chosen by cross-validation) and adds:
 - a base-score estimator, for the zero-shot score and the lift when the user measured none;
-- a task-level estimator of GPT-4's score, for the chance that fine-tuning beats GPT-4;
-- residuals of all three from grouped cross-validation *inside the training tasks*, from which it
-  draws prediction intervals, P(beat GPT-4) and the expected regret of picking the top model;
+- a task-level estimator of GPT-4's score (shown as the reference) and a direct estimator of the
+  fine-tuned-minus-GPT-4 margin, for the chance that fine-tuning beats GPT-4;
+- out-of-fold residuals of the score and margin estimators from grouped cross-validation *inside the
+  training tasks*, from which it draws prediction intervals, P(beat GPT-4) and the expected regret of
+  picking the top model;
 - a descriptor-based offset model for base models that have no runs (flagged low confidence).
 """
 from __future__ import annotations
@@ -94,8 +96,6 @@ class Predictor:
         tasks = list(features.index)
         n_folds = min(self.calibration_folds, len(tasks))
         ft_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
-        base_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
-        g4_res = pd.Series(np.nan, index=features.index)
         margin_res = pd.DataFrame(np.nan, index=features.index, columns=self.models_)
         base = table.base if self.estimator.uses_base_scores else None
         for fold in range(n_folds):
@@ -107,15 +107,11 @@ class Predictor:
             est = self.estimator.clone().fit(train, f_train, "finetuned")
             b_test = base.loc[test] if base is not None else None
             ft_res.loc[test] = (table.finetuned.loc[test, self.models_] - est.predict(f_test, b_test)).to_numpy()
-            base_est = self._base_estimator().fit(train, a_train, "base")
-            base_res.loc[test] = (table.base.loc[test, self.models_] - base_est.predict(a_test)).to_numpy()
-            g4 = _Gpt4Estimator().fit(train, a_train)
-            g4_res.loc[test] = (table.gpt4.loc[test] - g4.predict(a_test)).to_numpy()
             margin_est = self._margin_estimator().fit(train, a_train, "margin")
             margin_res.loc[test] = (
                 table.finetuned.loc[test, self.models_].sub(table.gpt4.loc[test], axis=0) - margin_est.predict_raw(a_test)
             ).to_numpy()
-        return {"finetuned": ft_res, "base": base_res, "gpt4": g4_res, "margin": margin_res}
+        return {"finetuned": ft_res, "margin": margin_res}
 
     # -------------------------------------------------------------- predicting
     def predict(
@@ -159,9 +155,8 @@ class Predictor:
                 base[m] = measured_m.where(measured_m.notna(), (base_level + offsets.loc[m, "base"]).clip(0, 1))
         finetuned, base = finetuned[models], base[models]
 
-        res = self._residual_pool()
         alpha = (1 - self.interval_level) / 2
-        q_low, q_high = np.quantile(res["finetuned"], [alpha, 1 - alpha])
+        q_low, q_high = np.quantile(self.residuals_["finetuned"].stack().to_numpy(), [alpha, 1 - alpha])
         widen = pd.Series([self.offset_model_.extra_spread_ if m in unseen else 0.0 for m in models], index=models)
         low = clip01((finetuned + q_low).sub(widen, axis=1))
         high = clip01((finetuned + q_high).add(widen, axis=1))
@@ -173,9 +168,6 @@ class Predictor:
         p_beat = self._p_beat(margin[models], widen)
         regret = self._expected_regret(finetuned, widen)
         return PredictorOutput(finetuned, low, high, clip01(base), gpt4, p_beat, regret, unseen)
-
-    def _residual_pool(self) -> dict[str, np.ndarray]:
-        return {"finetuned": self.residuals_["finetuned"].stack().to_numpy()}
 
     def _p_beat(self, margin: pd.DataFrame, widen: pd.Series) -> pd.DataFrame:
         """P(fine-tuned beats GPT-4): the forecast margin plus out-of-fold margin errors, lightly smoothed."""
