@@ -38,6 +38,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import LCSseq
+
 ExampleScorer = Callable[[str, str], float]
 
 
@@ -189,15 +191,9 @@ _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0]
-        for j, other in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
+    # rapidfuzz's bit-parallel LCS over the token sequences: the same number as the textbook dynamic
+    # programme, hundreds of times faster on long texts (summaries, passages).
+    return int(LCSseq.similarity(a, b))
 
 
 def rouge_l(prediction: str, reference: str) -> float:
@@ -418,6 +414,35 @@ def get_metric(name: str, registry: MetricRegistry | None = None) -> Metric:
         'first_number'
     """
     return (registry or _BUILTINS).get(name)
+
+
+#: At most this many distinct short references make a task's metric exact match.
+_MAX_LABELS = 20
+
+
+def infer_metric(references: Sequence[str]) -> str:
+    """A metric for a task whose metric was not given, from what its reference completions look like.
+
+    All binary words (yes/no, true/false, 1/0, positive/negative) -> ``binary_flex``; all GSM8K-style
+    (``#### n``) -> ``first_number``; all JSON objects or lists -> ``json_match``; at most 20 distinct short
+    labels -> ``exact_match``; anything else (free text) -> ``rouge_l``.
+
+    Example:
+        >>> infer_metric(["yes", "no", "yes"]), infer_metric(["#### 72", "#### 5"]), infer_metric(["a cat sat"])
+        ('binary_flex', 'first_number', 'rouge_l')
+    """
+    refs = [str(r).strip() for r in references]
+    if not refs:
+        raise ValueError("cannot infer a metric from no references")
+    if all(truth_value(r) is not None and len(r.split()) == 1 for r in refs):
+        return "binary_flex"
+    if all("####" in r for r in refs):
+        return "first_number"
+    if all(r[:1] in "{[" and first_json_value(r) is not None for r in refs):
+        return "json_match"
+    if len(set(refs)) <= _MAX_LABELS and all(len(r.split()) <= 3 for r in refs) and len(refs) > len(set(refs)):
+        return "exact_match"
+    return "rouge_l"
 
 
 def score(

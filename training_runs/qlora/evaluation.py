@@ -1,8 +1,7 @@
 """Evaluation: greedy decoding in length-sorted, left-padded batches, scored with the task metric.
 
-Example:
-    >>> infer_metric(["yes", "no", "yes"]), infer_metric(["#### 72", "#### 5"])
-    ('binary_flex', 'first_number')
+The metric comes from the task (``TaskData.metric``) or, failing that, from
+:func:`training_runs.metrics.infer_metric`.
 """
 from __future__ import annotations
 
@@ -13,32 +12,8 @@ from typing import Any
 
 import torch
 
-from training_runs.metrics import first_json_value, get_metric, truth_value
+from training_runs.metrics import get_metric
 from training_runs.qlora.data import collate_prompts
-
-_MAX_LABELS = 20
-
-
-def infer_metric(references: Sequence[str]) -> str:
-    """A metric for a task whose metric was not given, from what its reference completions look like.
-
-    All binary words (yes/no, true/false, 1/0, positive/negative) -> ``binary_flex``; all GSM8K-style
-    (``#### n``) -> ``first_number``; all JSON objects or lists -> ``json_match``; at most 20 distinct short
-    labels -> ``exact_match``; anything else (free text) -> ``rouge_l``.
-    """
-    refs = [r.strip() for r in references]
-    if not refs:
-        raise ValueError("cannot infer a metric from no references")
-    if all(truth_value(r) is not None and len(r.split()) == 1 for r in refs):
-        return "binary_flex"
-    if all("####" in r for r in refs):
-        return "first_number"
-    if all(r[:1] in "{[" and first_json_value(r) is not None for r in refs):
-        return "json_match"
-    if len(set(refs)) <= _MAX_LABELS and all(len(r.split()) <= 3 for r in refs) and len(refs) > len(set(refs)):
-        return "exact_match"
-    return "rouge_l"
-
 
 @dataclass(frozen=True)
 class Evaluation:

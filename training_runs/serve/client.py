@@ -61,9 +61,8 @@ def evaluate_adapters(
     """
     import httpx
 
-    from training_runs.metrics import get_metric, score
+    from training_runs.metrics import get_metric, infer_metric, score
     from training_runs.qlora.data import examples_from
-    from training_runs.qlora.evaluation import infer_metric
 
     examples = examples_from(task)
     if limit is not None:
