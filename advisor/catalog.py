@@ -109,7 +109,7 @@ def load_entry(entry: CatalogEntry) -> Any:
     import featurizers
 
     if entry.task_dir:
-        return featurizers.load_task_dir(entry.task_dir)
+        return featurizers.load_task_dir(entry.task_dir, metric=entry.metric)
     return featurizers.load_task(entry.dataset, **entry.load_kwargs())
 
 

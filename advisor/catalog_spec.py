@@ -4,7 +4,8 @@ One entry per task: a ``name``, where its data is (``dataset``: a file path or a
 or ``task_dir``: a folder with ``metadata.yaml`` + ``train.jsonl``), how its columns form
 (prompt, completion) pairs (``prompt_col``/``completion_col``; or ``input_columns`` + ``template`` +
 ``target_col``; or ``metadata``: a metadata.yaml giving ``prompt_template``/``input_columns``/
-``target_col``), and optionally measured zero-shot ``base_scores`` per base model and a ``sample`` size.
+``target_col``), and optionally the task's ``metric`` (as ``advisor profile --metric``), measured zero-shot
+``base_scores`` per base model and a ``sample`` size.
 Relative paths are relative to the catalog file.
 
 YAML: a list of entries, or a mapping with a ``tasks`` list. CSV: one row per entry with the same
@@ -35,7 +36,7 @@ class CatalogError(ValueError):
 
 ENTRY_KEYS = frozenset({
     "name", "dataset", "task_dir", "prompt_col", "completion_col", "template", "metadata",
-    "input_columns", "target_col", "base_scores", "base_models", "sample",
+    "input_columns", "target_col", "metric", "base_scores", "base_models", "sample",
 })
 _BASE_SCORE_PREFIX = "base_score:"
 
@@ -53,6 +54,7 @@ class CatalogEntry:
     metadata: str | None = None
     input_columns: tuple[str, ...] | None = None
     target_col: str | None = None
+    metric: str | None = None
     base_scores: dict[str, float] = field(default_factory=dict)
     base_models: tuple[str, ...] | None = None
     sample: int | None = None
@@ -70,6 +72,8 @@ class CatalogEntry:
             kwargs["input_columns"] = list(self.input_columns)
         if self.target_col is not None:
             kwargs["target_col"] = self.target_col
+        if self.metric is not None:
+            kwargs["metric"] = self.metric
         return kwargs
 
     def describe(self) -> str:
@@ -157,12 +161,20 @@ def entry_from_mapping(raw: dict[str, Any], base: Path, index: int) -> CatalogEn
     if raw.get("template") and raw.get("metadata"):
         raise CatalogError(f"catalog entry {label}: give either 'template' or 'metadata', not both")
     models = _as_columns(raw.get("base_models"), name)
+    metric = _text(raw.get("metric"))
+    if metric is not None:
+        from training_runs.metrics import get_metric
+
+        try:
+            get_metric(metric)
+        except ValueError as exc:
+            raise CatalogError(f"catalog entry {label}: {exc}") from None
     return CatalogEntry(
         name=name, dataset=dataset, task_dir=task_dir,
         prompt_col=_text(raw.get("prompt_col")), completion_col=_text(raw.get("completion_col")),
         template=_text(raw.get("template")), metadata=_resolve(raw.get("metadata"), base),
         input_columns=_as_columns(raw.get("input_columns"), name), target_col=_text(raw.get("target_col")),
-        base_scores=checked, base_models=models, sample=sample,
+        metric=metric, base_scores=checked, base_models=models, sample=sample,
     )
 
 

@@ -63,13 +63,15 @@ class SampleView:
     """A bounded sample of examples for the dataset-level heuristics, with cached helpers.
 
     ``embed`` (optional) maps a list of texts to L2-normalised embeddings; heuristics that need it are
-    skipped when it is ``None``.
+    skipped when it is ``None``. ``metric`` is the task's metric name when known (the simple-learner
+    heuristics score with it).
     """
 
     prompts: list[str]
     completions: list[str]
     embed: Callable[[list[str]], np.ndarray] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None
 
     def __len__(self) -> int:
         return len(self.prompts)

@@ -26,6 +26,7 @@ def load_task(
     name: str | None = None,
     n_examples: int | None = None,
     split: str = "train",
+    metric: str | None = None,
 ) -> TaskData:
     """Open a task dataset: a path (.csv, .tsv, .jsonl, .json, .parquet, a saved ``datasets`` folder),
     a pandas DataFrame, a ``datasets.Dataset``/``DatasetDict``/``IterableDataset``, or a Hub id when online.
@@ -33,6 +34,7 @@ def load_task(
     Columns are chosen either as ``prompt_col``/``completion_col`` (default ``prompt``/``completion``) or as
     a ``template`` (a :class:`TaskTemplate`, a path to a ``metadata.yaml``, or a template string with
     ``{column}`` fields plus ``target_col``). The columns are checked now; the rows are read lazily.
+    ``metric`` names the task's metric (default: a template file's ``metric_name``, else inferred where needed).
 
     Example:
         >>> import pandas as pd
@@ -45,14 +47,14 @@ def load_task(
     src = _open_source(source, split)
     # A template file's num_examples.train describes the study's task, not necessarily this file, so it
     # is not used as n_examples here (load_task_dir does use it).
-    return TaskData(src, spec, name=name or _default_name(source), n_examples=n_examples)
+    return TaskData(src, spec, name=name or _default_name(source), n_examples=n_examples, metric=metric)
 
 
-def load_task_dir(directory: str | Path, *, n_examples: int | None = None) -> TaskData:
+def load_task_dir(directory: str | Path, *, n_examples: int | None = None, metric: str | None = None) -> TaskData:
     """Open a task folder holding ``metadata.yaml`` (template, input columns, target column) and ``train.jsonl``.
 
     ``n_examples`` defaults to the metadata's ``num_examples.train`` (the full training split, of which
-    ``train.jsonl`` may be a sample).
+    ``train.jsonl`` may be a sample); ``metric`` defaults to the metadata's ``metric_name``.
 
     Example:
         >>> task = load_task_dir("../shared/reference_tasks/glue_sst2")  # doctest: +SKIP
@@ -75,6 +77,7 @@ def load_task_dir(directory: str | Path, *, n_examples: int | None = None) -> Ta
         ColumnSpec(template=template),
         name=template.name or directory.name,
         n_examples=n_examples if n_examples is not None else template.n_train,
+        metric=metric,
     )
 
 

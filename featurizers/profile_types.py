@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bumped whenever a heuristic's definition changes; predictors record the version they were trained on.
-FEATURIZER_VERSION = "1.0"
+FEATURIZER_VERSION = "1.1"
 
 #: The study's heuristics (arXiv 2405.00732), in the order the study lists them.
 STUDY_HEURISTICS: tuple[str, ...] = (
@@ -26,7 +26,8 @@ class TaskProfile:
 
     ``heuristics`` maps each public heuristic name (e.g. ``"example_tokens_p95"``) to its value;
     ``intervals`` maps summary statistics to a 95% confidence interval ``(low, high)`` when the
-    profile was computed on a sample (empty in exact mode).
+    profile was computed on a sample (empty in exact mode). ``metric`` is the metric that scored the
+    simple-learner heuristics (the task's, else inferred from its outputs).
 
     Example:
         >>> p = TaskProfile(heuristics={"n_examples": 10.0}, n_examples=10, n_profiled=10)
@@ -44,6 +45,7 @@ class TaskProfile:
     fingerprint: str | None = None
     n_empty_outputs: int = 0
     sampled: bool = False
+    metric: str | None = None
 
     def __getitem__(self, name: str) -> float:
         return self.heuristics[name]

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 # Importing the heuristic modules registers their functions.
-from featurizers import compressibility, diversity, labels, lengths, readability, semantic, similarity  # noqa: F401
+from featurizers import (  # noqa: F401
+    compressibility, diversity, labels, lengths, readability, semantic, similarity, simple_learners,
+)
 from featurizers.batch_features import BatchFeatures, SampleView
 from featurizers.errors import DatasetError
 from featurizers.labels import detect_task_type
@@ -153,7 +155,8 @@ def profile(
 
     use_embeddings = semantic.embeddings_available() if embeddings is None else embeddings
     view_p, view_c = reservoir.rows(EXTRAS_SAMPLE)
-    view = SampleView(view_p, view_c, embed=semantic.load_embedder() if use_embeddings else None)
+    view = SampleView(view_p, view_c, embed=semantic.load_embedder() if use_embeddings else None,
+                      metric=task_data.metric)
     for name, h in HEURISTICS.items():
         if h.needs_embeddings and not use_embeddings:
             continue
@@ -170,6 +173,7 @@ def profile(
         fingerprint=task_data.fingerprint(),
         n_empty_outputs=int(empty[0]),
         sampled=sampled,
+        metric=simple_learners.scoring_metric(view).name,
     )
 
 

@@ -137,7 +137,8 @@ class TaskData:
     Build one with :func:`featurizers.load_task` or :func:`featurizers.load_task_dir`. ``n_rows`` is the
     number of rows when the source knows it without reading (Parquet, in-memory data), else ``None``;
     ``n_examples`` is the size of the training set this data stands for (for a reference task, the full
-    training split of which the file is a sample), defaulting to ``n_rows``.
+    training split of which the file is a sample), defaulting to ``n_rows``. ``metric`` is the name of the
+    task's metric (see :mod:`training_runs.metrics`): the one given, else the template's, else ``None``.
 
     Example:
         >>> import pandas as pd
@@ -154,8 +155,14 @@ class TaskData:
         *,
         name: str | None = None,
         n_examples: int | None = None,
+        metric: str | None = None,
     ) -> None:
         columns.check(source.columns, source.description)
+        if metric is not None:
+            from training_runs.metrics import get_metric
+
+            get_metric(metric)  # an unknown name fails now, naming the known ones
+        self._metric = metric
         self._source = source
         self._columns = columns
         self.name = name or source.description
@@ -184,6 +191,13 @@ class TaskData:
     @property
     def n_examples(self) -> int | None:
         return self._n_examples if self._n_examples is not None else self._source.n_rows
+
+    @property
+    def metric(self) -> str | None:
+        """The task's metric name, if known (given, or from the template's metadata)."""
+        if self._metric is not None:
+            return self._metric
+        return self._columns.template.metric if self._columns.template is not None else None
 
     def iter_arrow(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[tuple[pa.Array, pa.Array]]:
         """Batches of (prompts, completions) as Arrow string arrays; memory stays bounded by the batch."""

@@ -19,7 +19,8 @@ class TaskTemplate:
     """A prompt template with ``{column}`` fields, the input columns it reads and the target column.
 
     Fields follow Python's ``str.format`` syntax (``{{`` and ``}}`` are literal braces), as in the
-    study's task metadata. ``n_train`` is the full training-split size when the metadata knows it.
+    study's task metadata. ``n_train`` is the full training-split size when the metadata knows it;
+    ``metric`` the task's metric name (``metric_name``) when it says.
 
     Example:
         >>> t = TaskTemplate('Review: "{sentence}"\\nSentiment:', target_col="label")
@@ -34,6 +35,7 @@ class TaskTemplate:
     input_columns: tuple[str, ...] = ()
     name: str | None = None
     n_train: int | None = None
+    metric: str | None = None
 
     def __post_init__(self) -> None:
         fields = self.fields  # parses, so a malformed template fails here
@@ -97,6 +99,7 @@ class TaskTemplate:
             input_columns=tuple(str(c) for c in cols),
             name=meta.get("dataset_name") or path.parent.name,
             n_train=int(n_train) if isinstance(n_train, int) else None,
+            metric=str(meta["metric_name"]) if meta.get("metric_name") else None,
         )
 
     def check_columns(self, columns: Iterable[str], where: str = "the dataset") -> None:

@@ -85,14 +85,16 @@ def _choose_columns(chosen: dict[str, Any]) -> Any | None:
     st.subheader("2. Prompt and expected output")
     try:
         if chosen["kind"] == "dir":
-            task = featurizers.load_task_dir(chosen["path"])
+            metric = _metric_widget(key=str(chosen["path"]), default_label="the folder's metadata.yaml")
+            task = featurizers.load_task_dir(chosen["path"], metric=metric)
             st.caption("Columns and template come from the folder's metadata.yaml.")
         else:
             columns = dataset_columns(chosen["path"])
             options = _column_widgets(columns, chosen["options"], key=str(chosen["path"]))
             if options is None:
                 return None
-            task = featurizers.load_task(chosen["path"], **options)
+            metric = _metric_widget(key=str(chosen["path"]), default_label="inferred from the outputs")
+            task = featurizers.load_task(chosen["path"], metric=metric, **options)
         preview = task.head(3)
     except (ValueError, OSError) as exc:
         st.error(f"Cannot read this dataset: {exc}")
@@ -129,6 +131,16 @@ def _column_widgets(columns: list[str], preset: dict[str, Any] | None, key: str)
         st.warning("Choose at least one input column.")
         return None
     return {"template": template, "input_columns": inputs, "target_col": target}
+
+
+def _metric_widget(key: str, default_label: str) -> str | None:
+    """The task's metric (it sets the scale the forecast is on); None keeps the default."""
+    from training_runs.metrics import builtin_registry
+
+    default = f"default ({default_label})"
+    choice = st.selectbox("Task metric (scores are forecast on it)", [default, *builtin_registry().names()],
+                          key=f"adv_metric:{key}")
+    return None if choice == default else choice
 
 
 def _index(options: list[str], value: Any, fallback: int) -> int:

@@ -36,6 +36,12 @@ def add_data_options(parser: argparse.ArgumentParser, *, positional: bool = True
     group.add_argument("--input-cols", metavar="A,B", help="input columns (without --template: joined as 'col: value')")
     group.add_argument("--target-col", metavar="COL", help="column holding the expected output, with a template")
     group.add_argument(
+        "--metric", metavar="NAME",
+        help="the task's metric: exact_match, binary_flex, first_number, rouge_l, sts, json_match or a study name "
+             "such as accuracy or rouge (default: the task folder's or template file's metric_name, else inferred "
+             "from the outputs)",
+    )
+    group.add_argument(
         "--n-examples", type=int, metavar="N",
         help="size of the full training set when FILE is a sample of it (default: the rows in FILE)",
     )
@@ -52,6 +58,7 @@ def load_task_from_args(args: argparse.Namespace, source: str | Path | None = No
     template_file = getattr(args, "template_file", None)
     template_text = getattr(args, "template", None)
     n_examples = getattr(args, "n_examples", None)
+    metric = getattr(args, "metric", None)
     if n_examples is not None and n_examples < 1:
         raise DatasetError(f"--n-examples must be a positive number, got {n_examples}")
     if task_dir is not None:
@@ -59,7 +66,7 @@ def load_task_from_args(args: argparse.Namespace, source: str | Path | None = No
             raise DatasetError("give either FILE or --task-dir, not both")
         if template_file or template_text or args.prompt_col or args.completion_col:
             raise DatasetError("--task-dir takes its columns from the folder's metadata.yaml; drop the column options")
-        return load_task_dir(task_dir, n_examples=n_examples)
+        return load_task_dir(task_dir, n_examples=n_examples, metric=metric)
     if file is None:
         raise DatasetError("no dataset: give FILE or --task-dir DIR")
     if template_file and template_text:
@@ -74,4 +81,5 @@ def load_task_from_args(args: argparse.Namespace, source: str | Path | None = No
         input_columns=args.input_cols,
         target_col=args.target_col,
         n_examples=n_examples,
+        metric=metric,
     )

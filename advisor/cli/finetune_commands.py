@@ -81,9 +81,6 @@ def _add_training_options(parser: argparse.ArgumentParser, default_steps: int | 
     group.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
     group.add_argument("--learning-rate", type=float, default=defaults.learning_rate, metavar="LR")
     group.add_argument("--lora-r", type=int, default=defaults.lora_r, metavar="R")
-    group.add_argument("--metric", metavar="NAME",
-                       help="task metric (exact_match, binary_flex, first_number, rouge_l, sts, json_match or the "
-                            "study's names); default: the task folder's, else inferred from the completions")
     group.add_argument("--seed", type=int, default=defaults.seed)
     group.add_argument("--output-dir", metavar="DIR", help="checkpoints (default: derived from the run, to resume)")
     group.add_argument("--adapters-dir", metavar="DIR", help="where adapters go (default: <data dir>/adapters)")
@@ -111,19 +108,6 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Any:
     return QLoRAConfig(**settings)
 
 
-def _task_metric(args: argparse.Namespace) -> str | None:
-    """--metric, else the ``metric_name`` of a --task-dir's metadata.yaml."""
-    if args.metric:
-        return args.metric
-    task_dir = getattr(args, "task_dir", None)
-    if task_dir is not None and (Path(task_dir) / "metadata.yaml").is_file():
-        import yaml
-
-        meta = yaml.safe_load((Path(task_dir) / "metadata.yaml").read_text()) or {}
-        return meta.get("metric_name")
-    return None
-
-
 def _open_store(args: argparse.Namespace) -> Any:
     if args.no_record:
         return None
@@ -146,7 +130,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     config = _config(args)
     store = _open_store(args)
     try:
-        result = run_qlora(task_data, args.base_model, config, task=args.task, metric=_task_metric(args),
+        result = run_qlora(task_data, args.base_model, config, task=args.task, metric=task_data.metric,
                            base_model_name=args.model_name, store=store, progress=args.progress)
     finally:
         if store is not None:
@@ -241,7 +225,7 @@ def run_validate(args: argparse.Namespace) -> int:
         for forecast in chosen:
             print(f"fine-tuning {forecast.base_model} (rank {forecast.rank}) ...", file=sys.stderr, flush=True)
             result = run_qlora(examples, sources[forecast.base_model], config, task=task_name,
-                               metric=_task_metric(args), base_model_name=forecast.base_model, store=store,
+                               metric=task_data.metric, base_model_name=forecast.base_model, store=store,
                                progress=args.progress)
             rows.append(_comparison(forecast, result))
     finally:

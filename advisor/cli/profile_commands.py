@@ -70,7 +70,7 @@ def format_table(prof: TaskProfile, name: str) -> str:
         f"task: {name}",
         f"source: {prof.source}",
         f"rows profiled: {prof.n_profiled:,} of {prof.n_examples:,}" + (" (sample; 95% intervals shown)" if prof.sampled else ""),
-        f"task type: {prof.task_type}    featurizer {prof.featurizer_version}",
+        f"task type: {prof.task_type}    metric: {prof.metric or 'n/a'}    featurizer {prof.featurizer_version}",
     ]
     if prof.n_empty_outputs:
         lines.append(f"warning: {prof.n_empty_outputs:,} profiled rows have an empty output")

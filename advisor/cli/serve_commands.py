@@ -58,7 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--server", required=True, help="base URL of the server, e.g. http://127.0.0.1:8000")
     evaluate.add_argument("--adapters", required=True, help="comma-separated adapter names (the base model's name works too)")
-    evaluate.add_argument("--metric", default=None, help="metric name (default: inferred from the references)")
     evaluate.add_argument("--limit", type=int, default=None, help="score only the first N examples")
     evaluate.add_argument("--max-tokens", type=int, default=None,
                           help="tokens to generate per prompt (default: from the longest reference)")
@@ -132,7 +131,7 @@ def _evaluate_adapters(args: argparse.Namespace) -> int:
         raise UserError("--adapters needs at least one adapter name (comma-separated)")
     task = _load_task(args)
     scores = evaluate_adapters(
-        args.server, task, adapters, metric=args.metric, limit=args.limit, max_tokens=args.max_tokens,
+        args.server, task, adapters, metric=task.metric, limit=args.limit, max_tokens=args.max_tokens,
         concurrency=args.concurrency, token=args.token or os.environ.get("ADVISOR_SERVE_TOKEN"), timeout=args.timeout,
     )
     print(format_scores(scores))

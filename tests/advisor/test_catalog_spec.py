@@ -50,6 +50,12 @@ def test_csv_catalogs_take_comma_separated_inputs_and_base_score_columns(tmp_pat
     assert t2.base_scores == {} and t2.load_kwargs() == {}
 
 
+def test_an_entry_may_name_its_metric_which_reaches_the_loader():
+    (entry,) = parse_catalog_text("- {name: a, dataset: a.csv, prompt_col: p, completion_col: c, metric: rouge}", ".yaml")
+    assert entry.metric == "rouge"
+    assert entry.load_kwargs()["metric"] == "rouge"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -60,6 +66,7 @@ def test_csv_catalogs_take_comma_separated_inputs_and_base_score_columns(tmp_pat
         ("- {name: a, dataset: a.csv, base_scores: {phi-2: 1.5}}", "must be in \\[0, 1\\]"),
         ("- {name: a, dataset: a.csv, base_scores: {phi-2: high}}", "is not a number"),
         ("- {name: a, dataset: a.csv, sample: -3}", "sample must be positive"),
+        ("- {name: a, dataset: a.csv, metric: accuracyy}", "entry 'a': unknown metric 'accuracyy'"),
         ("- {name: a, dataset: a.csv}\n- {name: a, dataset: b.csv}", "appears more than once"),
         ("[]", "lists no tasks"),
         ("{tasks_list: []}", "'tasks' list"),

@@ -28,6 +28,17 @@ def test_json_output_has_heuristics_intervals_and_metadata(capsys, qa_jsonl: Pat
     assert doc["n_profiled"] == 3 and doc["task"] == "qa" and doc["featurizer_version"]
 
 
+def test_the_metric_option_sets_the_scale_of_the_simple_learner_scores(capsys, qa_jsonl: Path):
+    cols = (str(qa_jsonl), "--prompt-col", "question", "--completion-col", "answer", "--json", "--no-embeddings")
+    inferred = json.loads(_run(capsys, *cols)[1])
+    given = json.loads(_run(capsys, *cols, "--metric", "rouge")[1])
+    assert inferred["metric"] == "rouge_l" and given["metric"] == "rouge_l"
+    assert json.loads(_run(capsys, *cols, "--metric", "exact_match")[1])["metric"] == "exact_match"
+    assert 0.0 <= given["heuristics"]["simple_learner_score"] <= 1.0
+    code, _, err = _run(capsys, *cols, "--metric", "f1")
+    assert code == 2 and "unknown metric 'f1'" in err
+
+
 def test_sampling_from_the_command_line_reports_intervals(capsys, tmp_path: Path):
     rows = [{"prompt": f"item {i} " * (i % 5 + 1), "completion": str(i % 2)} for i in range(60)]
     path = write_jsonl(tmp_path / "d.jsonl", rows)

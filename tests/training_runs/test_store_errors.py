@@ -1,6 +1,7 @@
 """Bad input gives one clear error naming the problem, and a failed load leaves the database as it was."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from featurizers.profile_types import FEATURIZER_VERSION
 from store_backends import db_url  # noqa: F401  (fixture)
 from training_runs.store import SeedDataError, Store, StoreError
 from training_runs.store.study import STUDY_DIR
@@ -171,10 +173,11 @@ def test_a_missing_study_file_is_named(local_only_store: Store, study_copy: Path
 
 def test_malformed_reference_profiles_are_named(local_only_store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "reference_profiles.json"
-    bad.write_text('{"featurizer_version": "1.0", "profiles": {"boolq": {"heuristics": {}, "n_examples": 3, "colour": 1}}}')
+    version = json.dumps(FEATURIZER_VERSION)
+    bad.write_text('{"featurizer_version": %s, "profiles": {"boolq": {"heuristics": {}, "n_examples": 3, "colour": 1}}}' % version)
     with pytest.raises(SeedDataError, match="the profile of task 'boolq' is malformed: unknown TaskProfile fields"):
         local_only_store.seed_study(reference_profiles=bad)
-    bad.write_text('{"featurizer_version": "1.0", "profiles": {"no_such_task": {"heuristics": {}, "n_examples": 3, "n_profiled": 3}}}')
+    bad.write_text('{"featurizer_version": %s, "profiles": {"no_such_task": {"heuristics": {}, "n_examples": 3, "n_profiled": 3}}}' % version)
     with pytest.raises(SeedDataError, match="not in tasks.csv: no_such_task"):
         local_only_store.seed_study(reference_profiles=bad)
     assert _totals(local_only_store) == (1, 1, 1)

@@ -1,0 +1,129 @@
+"""How far two trivial learners get on the task, scored with the task's own metric.
+
+A task's fine-tuned score is on its own metric, and each metric has its own scale: 0.25 is chance on
+four-way multiple choice, 0.2 ROUGE-L is a fair summary. These heuristics place the task on that scale.
+Each learner predicts every example of a sample of the data:
+
+* ``majority_score``: the most frequent output, for every prompt (what knowing nothing about the
+  prompt gets);
+* ``nearest_neighbor_score``: the output of the most similar other prompt (TF-IDF cosine over the part of
+  the prompt that varies), the crudest learner that reads the input;
+* ``simple_learner_score``: the better of the two.
+
+On the study's reference tasks with fair samples, ``simple_learner_score`` correlates with the mean
+fine-tuned score more strongly than any of the study's heuristics (measured by ``advisor train``'s feature
+signal table in the model card).
+
+The metric is the task's (``TaskData.metric``, e.g. from its ``metadata.yaml``), else inferred from the
+outputs (:func:`training_runs.metrics.infer_metric`). A metric that cannot be computed here (HumanEval
+runs generated code) is replaced by ROUGE-L, as :mod:`training_runs.metrics` advises; the profile records
+which metric scored the learners.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from featurizers.batch_features import SampleView
+from featurizers.registry import heuristic
+from training_runs.metrics import Metric, UnsupportedMetricError, get_metric, infer_metric
+
+#: Examples (of the dataset-level sample) the learners are scored on: the all-pairs similarity is quadratic.
+SIMPLE_LEARNER_SAMPLE = 2000
+#: Used in place of a metric that cannot be computed here.
+FALLBACK_METRIC = "rouge_l"
+
+
+def scoring_metric(s: SampleView) -> Metric:
+    """The metric that scores the learners: the sample's ``metric`` if computable, else inferred or ROUGE-L.
+
+    Example:
+        >>> scoring_metric(SampleView(["a?", "b?"], ["yes", "no"])).name
+        'binary_flex'
+        >>> scoring_metric(SampleView(["a?"], ["x"], metric="humaneval")).name
+        'rouge_l'
+    """
+    if "scoring_metric" not in s.cache:
+        name = s.metric or (infer_metric(s.outputs) if s.outputs else FALLBACK_METRIC)
+        try:
+            metric = get_metric(name)
+        except UnsupportedMetricError:
+            metric = get_metric(FALLBACK_METRIC)
+        s.cache["scoring_metric"] = metric
+    return s.cache["scoring_metric"]
+
+
+def majority_output(outputs: list[str]) -> str | None:
+    """The most frequent output (ties: the first seen); None when there are none.
+
+    Counted over the whole sample, itself included: leaving each example out would make a perfectly
+    balanced label set score 0 (each held-out label is then the rarest), while the in-sample bias is at
+    most one example in the sample's size.
+
+    Example:
+        >>> majority_output(["a", "b", "b"]), majority_output([])
+        ('b', None)
+    """
+    return Counter(outputs).most_common(1)[0][0] if outputs else None
+
+
+def nearest_neighbors(texts: list[str]) -> np.ndarray | None:
+    """Index of the most similar *other* text for each text (TF-IDF cosine; ties: lowest index); None for < 2.
+
+    Texts without a single word in common with any other (or no words at all) get the lowest-index other.
+
+    Example:
+        >>> nearest_neighbors(["red apple pie", "blue sky", "apple pie recipe"]).tolist()
+        [2, 0, 0]
+    """
+    n = len(texts)
+    if n < 2:
+        return None
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        matrix = TfidfVectorizer(sublinear_tf=True, dtype=np.float32).fit_transform(texts)
+        similarity = (matrix @ matrix.T).toarray()
+    except ValueError:  # empty vocabulary: nothing tells the prompts apart
+        similarity = np.zeros((n, n), dtype=np.float32)
+    np.fill_diagonal(similarity, -1.0)
+    return similarity.argmax(axis=1)
+
+
+def _scores(s: SampleView) -> dict[str, float]:
+    if "simple_learners" not in s.cache:
+        outputs = s.outputs[:SIMPLE_LEARNER_SAMPLE]
+        metric = scoring_metric(s)
+
+        def mean_score(predictions: list[str] | None) -> float:
+            if predictions is None:
+                return math.nan
+            return float(np.mean(metric.examples(predictions, outputs)))
+
+        neighbors = nearest_neighbors(s.input_contents[:SIMPLE_LEARNER_SAMPLE])
+        top = majority_output(outputs)
+        majority = mean_score(None if top is None else [top] * len(outputs))
+        nearest = mean_score(None if neighbors is None else [outputs[j] for j in neighbors])
+        best = max((v for v in (majority, nearest) if not math.isnan(v)), default=math.nan)
+        s.cache["simple_learners"] = {"majority": majority, "nearest": nearest, "best": best}
+    return s.cache["simple_learners"]
+
+
+@heuristic("majority_score")
+def majority_score(s: SampleView) -> float:
+    """Task-metric score of predicting the most frequent output for every prompt."""
+    return _scores(s)["majority"]
+
+
+@heuristic("nearest_neighbor_score")
+def nearest_neighbor_score(s: SampleView) -> float:
+    """Task-metric score of predicting the output of the most similar other prompt (TF-IDF cosine)."""
+    return _scores(s)["nearest"]
+
+
+@heuristic("simple_learner_score")
+def simple_learner_score(s: SampleView) -> float:
+    """The better of ``majority_score`` and ``nearest_neighbor_score``: what learning next to nothing reaches."""
+    return _scores(s)["best"]
