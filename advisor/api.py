@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.artifact import PredictorBundle, load_bundle
-from advisor.estimators import Blend, TwoStage
+from advisor.estimators import Blend, LevelAndSpread, TwoStage
 from advisor.features import TASK_TYPE_PREFIX, FeatureSpec, heuristics_frame
 from advisor.predictor import Predictor
 from advisor.recommendation import (
@@ -240,9 +240,13 @@ def task_level_contributions(predictor: Predictor, features: pd.DataFrame) -> tu
 
     Linear task models: coefficient x (value - training mean). Trees: LightGBM's SHAP values
     (``pred_contrib``). Nearest neighbours and the joint model: the change in forecast when the feature is
-    set to the training tasks' average (occlusion). A blend averages its members' contributions.
+    set to the training tasks' average (occlusion). A blend averages its members' contributions; a
+    level-and-spread model's task level is its level model's.
     """
     estimator = predictor.estimator_
+    if isinstance(estimator, LevelAndSpread):
+        part, method = _member_contributions(estimator.level_, predictor, features, estimator.level_features)
+        return part.loc[list(predictor.spec.names)], method
     members = estimator.members if isinstance(estimator, Blend) else [estimator]
     parts, methods = [], []
     for member in members:
@@ -253,10 +257,13 @@ def task_level_contributions(predictor: Predictor, features: pd.DataFrame) -> tu
     return total.loc[list(predictor.spec.names)], " + ".join(dict.fromkeys(methods))
 
 
-def _member_contributions(member, predictor: Predictor, features: pd.DataFrame) -> tuple[pd.Series, str]:
+def _member_contributions(member, predictor: Predictor, features: pd.DataFrame,
+                          columns: Sequence[str] | None = None) -> tuple[pd.Series, str]:
+    """Contributions of the features ``member`` reads (``columns`` of ``features``, default all); 0 for the rest."""
     names = list(predictor.spec.names)
+    view = features[list(columns)] if columns is not None else features
     if isinstance(member, TwoStage):
-        X = member._task_inputs(features, None) if not member.use_base_scores else None
+        X = member._task_inputs(view, None) if not member.use_base_scores else None
         if member.task_level in ("ridge", "ridge-select") and X is not None:
             ridge = member.task_model_
             z = (X.to_numpy()[0] - ridge.mean_) / ridge.scale_
@@ -266,14 +273,15 @@ def _member_contributions(member, predictor: Predictor, features: pd.DataFrame) 
             return pd.Series(shap, index=member.feature_names_).reindex(names).fillna(0.0), "SHAP (LightGBM)"
     # Occlusion for everything else (nearest tasks, base-score-aware and joint models).
     train = predictor.train_features_
-    base_pred = member.predict(features, None if not member.uses_base_scores else _neutral_base(predictor, features))
+    base = _neutral_base(predictor, features) if member.uses_base_scores else None
+    base_pred = member.predict(view, base)
     out = {}
-    for name in names:
-        moved = features.copy()
+    for name in view.columns:
+        moved = view.copy()
         moved[name] = train[name].mean()
-        pred = member.predict(moved, None if not member.uses_base_scores else _neutral_base(predictor, features))
+        pred = member.predict(moved, base)
         out[name] = float(base_pred.mean(axis=1).iloc[0] - pred.mean(axis=1).iloc[0])
-    return pd.Series(out), "occlusion"
+    return pd.Series(out).reindex(names).fillna(0.0), "occlusion"
 
 
 def _neutral_base(predictor: Predictor, features: pd.DataFrame) -> pd.DataFrame:

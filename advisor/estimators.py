@@ -277,6 +277,49 @@ class JointLightGBM(ScoreEstimator):
 
 
 @dataclass
+class LevelAndSpread(ScoreEstimator):
+    """The task level from one model, the spread across base models from another.
+
+    The level is a two-stage ``level`` regressor over ``level_features`` only (few, strong features: what
+    the task's mean score is); the spread is each model's offset from the task mean in ``spread``'s
+    forecast (an estimator that ranks base models well but places the task level less well).
+
+    Example:
+        >>> est = LevelAndSpread(("simple_learner_score",), TwoStage("knn", "knn"))
+        >>> est.name
+        'ridge-level+knn+knn-deviation-spread'
+    """
+
+    level_features: tuple[str, ...]
+    spread: ScoreEstimator
+    level: str = "ridge"
+    use_base_scores: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.level_features:
+            raise ValueError("the level model needs at least one feature")
+        self.uses_base_scores = self.use_base_scores or self.spread.uses_base_scores
+        if not self.name:
+            self.name = f"{self.level}-level+{self.spread.name}-spread"
+
+    def fit(self, table: TrainingTable, features: pd.DataFrame, target: str = "finetuned") -> "LevelAndSpread":
+        missing = [f for f in self.level_features if f not in features.columns]
+        if missing:
+            raise ValueError(f"level features {missing} are not among the estimator's features")
+        self.level_ = TwoStage(self.level, "mean", use_base_scores=self.use_base_scores).fit(
+            table, features[list(self.level_features)], target)
+        self.spread_ = self.spread.clone().fit(table, features, target)
+        self.models_ = self.spread_.models_
+        return self
+
+    def predict(self, features: pd.DataFrame, base: pd.DataFrame | None = None) -> pd.DataFrame:
+        spread = self.spread_.predict(features, base)
+        level = self.level_.predict_task_level(features[list(self.level_features)], base)
+        return clip01(spread.sub(spread.mean(axis=1), axis=0).add(level, axis=0))
+
+
+@dataclass
 class Blend(ScoreEstimator):
     """The average of several estimators' forecasts."""
 

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from advisor.estimators import Blend, JointLightGBM, PerModelMean, ScoreEstimator, TwoStage
+from advisor.estimators import Blend, JointLightGBM, LevelAndSpread, PerModelMean, ScoreEstimator, TwoStage
 from advisor.features import STUDY_FEATURES, TASK_TYPE_FEATURES, FeatureSpec
 from advisor.predictor import Predictor
 from advisor.training_data import TrainingTable
@@ -181,12 +181,20 @@ def leave_one_model_out(candidate: Candidate, table: TrainingTable, *, seed: int
     return {m: float(np.mean(e)) for m, e in errors.items()}
 
 
-def default_candidates(extra_features: Sequence[str] = ()) -> list[Candidate]:
+def _blend(use_base_scores: bool) -> Blend:
+    """Selected ridge + nearest tasks (each with nearest-task deviations) + joint LightGBM, averaged."""
+    return Blend([TwoStage("ridge-select", "knn", use_base_scores=use_base_scores),
+                  TwoStage("knn", "knn", use_base_scores=use_base_scores), JointLightGBM(use_base_scores=use_base_scores)])
+
+
+def default_candidates(extra_features: Sequence[str] = (), learner_features: Sequence[str] = ()) -> list[Candidate]:
     """The candidates compared by ``advisor evaluate``: baseline, ridge, LightGBM, nearest tasks, blends,
-    each without and with measured base scores."""
+    each without and with measured base scores; with ``learner_features`` (the simple-learner scores) also
+    the recipes that read them."""
     study = STUDY_FEATURES
     wide = STUDY_FEATURES + tuple(extra_features)
     typed = wide + TASK_TYPE_FEATURES
+    learner = tuple(learner_features)
     out = []
     for base in (False, True):
         # The auxiliary models (base score, GPT-4 margin) read the wide set in every candidate, so that
@@ -200,19 +208,23 @@ def default_candidates(extra_features: Sequence[str] = ()) -> list[Candidate]:
             Candidate("lightgbm-joint" + sfx, wide, lambda b=base: JointLightGBM(use_base_scores=b)),
             Candidate("nearest-tasks" + sfx, study, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
             Candidate("nearest-tasks-wide" + sfx, wide, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
-            Candidate(
-                "blend" + sfx, wide,
-                lambda b=base: Blend([TwoStage("ridge-select", "knn", use_base_scores=b),
-                                      TwoStage("knn", "knn", use_base_scores=b), JointLightGBM(use_base_scores=b)]),
-            ),
+            Candidate("blend" + sfx, wide, lambda b=base: _blend(b)),
             # The same recipes reading the detected task type too.
             Candidate("ridge-select-typed" + sfx, typed, lambda b=base: TwoStage("ridge-select", "mean", use_base_scores=b)),
             Candidate("lightgbm-joint-typed" + sfx, typed, lambda b=base: JointLightGBM(use_base_scores=b)),
             Candidate("nearest-tasks-typed" + sfx, typed, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
-            Candidate(
-                "blend-typed" + sfx, typed,
-                lambda b=base: Blend([TwoStage("ridge-select", "knn", use_base_scores=b),
-                                      TwoStage("knn", "knn", use_base_scores=b), JointLightGBM(use_base_scores=b)]),
-            ),
+            Candidate("blend-typed" + sfx, typed, lambda b=base: _blend(b)),
         ]
+        if learner:
+            # The simple-learner score puts the task on its metric's scale: added to the study's heuristics
+            # in the study's ridge; added to the typed blend; and as the level of a forecast whose spread
+            # across base models comes from that blend (a ridge over the study's heuristics, the score and
+            # the task type places the task; the blend ranks the models).
+            level = study + learner + TASK_TYPE_FEATURES
+            out += [
+                Candidate("ridge-learner" + sfx, study + learner, lambda b=base: TwoStage("ridge", "mean", use_base_scores=b)),
+                Candidate("blend-typed-learner" + sfx, typed + learner, lambda b=base: _blend(b)),
+                Candidate("level-ridge+blend" + sfx, typed + learner,
+                          lambda b=base: LevelAndSpread(level, _blend(b), use_base_scores=b)),
+            ]
     return [replace(c, aux_features=wide) for c in out]

@@ -27,6 +27,11 @@ TASK_TYPE_FEATURES: tuple[str, ...] = (
 )
 
 
+#: Heuristics that place the task on its own metric's scale: how far trivial learners get
+#: (``featurizers.simple_learners``).
+SIMPLE_LEARNER_FEATURES: tuple[str, ...] = ("simple_learner_score",)
+
+
 def heuristics_frame(profiles: dict[str, TaskProfile]) -> pd.DataFrame:
     """Tasks x heuristics (numbers), plus the detected ``task_type`` as a text column."""
     frame = pd.DataFrame({name: p.heuristics for name, p in profiles.items()}).T.astype(float)

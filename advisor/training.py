@@ -19,7 +19,7 @@ from advisor.evaluation import (
     evaluate_candidate,
     leave_one_model_out,
 )
-from advisor.features import FeatureSpec
+from advisor.features import SIMPLE_LEARNER_FEATURES, FeatureSpec
 from advisor.training_data import TrainingTable
 
 
@@ -60,7 +60,7 @@ def evaluate_candidates(
     table: TrainingTable, candidates: Sequence[Candidate] | None = None, *, seed: int = 0
 ) -> EvaluationReport:
     """Leave-one-task-out metrics of each candidate on the same tasks."""
-    candidates = list(candidates or default_candidates(extra_features_available(table)))
+    candidates = list(candidates or candidates_for(table))
     metrics = {c.name: evaluate_candidate(c, table, seed=seed) for c in candidates}
     return EvaluationReport(
         metrics=metrics,
@@ -86,9 +86,15 @@ EXTRA_FEATURES: tuple[str, ...] = (
 )
 
 
-def extra_features_available(table: TrainingTable) -> tuple[str, ...]:
+def extra_features_available(table: TrainingTable, names: Sequence[str] = EXTRA_FEATURES) -> tuple[str, ...]:
+    """Those of ``names`` that every training task's profile defines."""
     cols = table.heuristics.columns
-    return tuple(f for f in EXTRA_FEATURES if f in cols and table.heuristics[f].notna().all())
+    return tuple(f for f in names if f in cols and table.heuristics[f].notna().all())
+
+
+def candidates_for(table: TrainingTable) -> list[Candidate]:
+    """The default candidates over the heuristics that ``table``'s profiles define."""
+    return default_candidates(extra_features_available(table), extra_features_available(table, SIMPLE_LEARNER_FEATURES))
 
 
 def feature_signal(table: TrainingTable, features: tuple[str, ...]) -> pd.DataFrame:
@@ -155,7 +161,7 @@ def train_bundle(
 
     Deterministic: the same table and seed give the same predictor and the same card (bar the date).
     """
-    candidates = list(candidates or default_candidates(extra_features_available(table)))
+    candidates = list(candidates or candidates_for(table))
     report = report or evaluate_candidates(table, candidates, seed=seed)
     by_name = {c.name: c for c in candidates}
     chosen, chosen_base = by_name[report.chosen], by_name[report.chosen_with_base]

@@ -89,10 +89,9 @@ def run_rank(args: argparse.Namespace) -> int:
 
 def select_candidates(table, names: str | None):
     """The default candidates, or the named subset (each name must exist; baselines are always kept)."""
-    from advisor.evaluation import default_candidates
-    from advisor.training import extra_features_available
+    from advisor.training import candidates_for
 
-    candidates = default_candidates(extra_features_available(table))
+    candidates = candidates_for(table)
     if not names:
         return candidates
     wanted = {n.strip() for n in names.split(",") if n.strip()}

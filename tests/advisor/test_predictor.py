@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from synthetic import MODELS, synthetic_table
 
-from advisor.estimators import Blend, JointLightGBM, PerModelMean, TwoStage
+from advisor.estimators import Blend, JointLightGBM, LevelAndSpread, PerModelMean, TwoStage
 from advisor.evaluation import Candidate, evaluate_candidate, leave_one_model_out, ranking_metrics
 from advisor.features import STUDY_FEATURES, FeatureSpec, ProfileFeatureError
 from advisor.predictor import Predictor
@@ -79,11 +79,34 @@ def test_beat_gpt4_probabilities_separate_winners_from_losers():
     assert m.brier_beat_gpt4 < 0.2
 
 
+def test_level_and_spread_takes_the_task_level_from_one_model_and_the_spread_from_the_other():
+    table = synthetic_table(n_tasks=16)
+    features = FeatureSpec(STUDY_FEATURES).matrix(table.heuristics)
+    level_features = ("output_tokens_mean", "io_rougeL_mean")
+    est = LevelAndSpread(level_features, TwoStage("knn", "knn")).fit(table, features)
+    out = est.predict(features.iloc[:5])
+    level = TwoStage("ridge").fit(table, features[list(level_features)]).predict_task_level(features.iloc[:5][list(level_features)])
+    spread = TwoStage("knn", "knn").fit(table, features).predict(features.iloc[:5])
+    assert ((out > 0) & (out < 1)).all().all()   # nothing clipped, so the identities below are exact
+    pd.testing.assert_series_equal(out.mean(axis=1), level, check_names=False)
+    pd.testing.assert_frame_equal(out.sub(out.mean(axis=1), axis=0), spread.sub(spread.mean(axis=1), axis=0))
+    assert evaluate_candidate(Candidate("ls", STUDY_FEATURES, lambda: LevelAndSpread(level_features, TwoStage("knn", "knn"))),
+                              table).mae < 0.5 * evaluate_candidate(Candidate("mean", STUDY_FEATURES, PerModelMean), table).mae
+
+
+def test_level_features_must_be_among_the_estimators_features():
+    table = synthetic_table(n_tasks=8)
+    features = FeatureSpec(STUDY_FEATURES).matrix(table.heuristics)
+    with pytest.raises(ValueError, match=r"level features \['simple_learner_score'\]"):
+        LevelAndSpread(("simple_learner_score",), TwoStage("knn", "knn")).fit(table, features)
+
+
 @pytest.mark.parametrize(
     "estimator",
     [lambda: TwoStage("ridge"), lambda: TwoStage("knn", "knn"), lambda: TwoStage("lightgbm"), lambda: JointLightGBM(),
-     lambda: Blend([TwoStage("ridge"), TwoStage("knn", "knn")])],
-    ids=["ridge", "nearest-tasks", "lightgbm", "lightgbm-joint", "blend"],
+     lambda: Blend([TwoStage("ridge"), TwoStage("knn", "knn")]),
+     lambda: LevelAndSpread(("output_tokens_mean",), TwoStage("knn", "knn"))],
+    ids=["ridge", "nearest-tasks", "lightgbm", "lightgbm-joint", "blend", "level-and-spread"],
 )
 def test_training_is_deterministic(estimator):
     table = synthetic_table()
@@ -163,3 +186,16 @@ def test_a_profile_without_a_task_type_column_is_refused_when_the_predictor_read
     heur = synthetic_table().heuristics
     with pytest.raises(ProfileFeatureError, match="task_type"):
         FeatureSpec(("n_examples", "task_type:classification")).matrix(heur)
+
+
+def test_a_level_and_spread_forecast_is_explained_by_its_level_model_alone():
+    from advisor.api import task_level_contributions
+
+    table = synthetic_table(n_tasks=16)
+    level_features = ("output_tokens_mean", "io_rougeL_mean")
+    predictor = Predictor(FeatureSpec(STUDY_FEATURES), LevelAndSpread(level_features, TwoStage("knn", "knn"))).fit(table)
+    contributions, method = task_level_contributions(predictor, FeatureSpec(STUDY_FEATURES).matrix(table.heuristics.iloc[:1]))
+    assert method == "ridge coefficients"
+    assert list(contributions.index) == list(STUDY_FEATURES)
+    assert (contributions.drop(list(level_features)) == 0).all()
+    assert abs(contributions["output_tokens_mean"]) > 0
