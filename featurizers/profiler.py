@@ -82,8 +82,10 @@ def profile(
       compressibility) in bounded memory; p95s come from exact histograms.
     * by default a dataset of up to 20,000 rows is profiled whole, a bigger one through a 20,000-row sample.
 
-    The dataset-level heuristics (cardinality, entropy, diversity, readability, task type) always use a
-    sample of at most 5,000 rows (semantic diversity and readability fewer, see their modules).
+    The dataset-level heuristics (cardinality, entropy, diversity, readability, simple-learner scores, task
+    type) always use a sample of at most 5,000 rows (semantic diversity, readability and the simple learners
+    fewer, see their modules). The simple learners are scored with ``task_data.metric`` (else one inferred
+    from the outputs), which the profile records as ``metric``.
     ``n_examples`` is the size of the training set the data stands for (default: ``task_data.n_examples``,
     else the rows read); when fewer rows were profiled, ``intervals`` holds a 95% interval per summary
     statistic (mean: normal with finite-population correction; std: delta method; p95: order statistics).
