@@ -207,7 +207,7 @@ def model_card_markdown(card: dict) -> str:
         rows.append(
             f"| {name}{mark} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['spearman']:.3f} | {m['top1_hit_rate']:.0%} | "
             f"{m['mean_regret']:.4f} | {m['worst_regret']:.3f} | {_fmt(m['auc_beat_gpt4'])} | {_fmt(m['brier_beat_gpt4'])} | "
-            f"{_fmt(m['interval_coverage'])} | {_fmt(m['interval_width'])} |"
+            f"{_fmt(m['interval_coverage'])} | {_fmt(m['interval_width'])} | {_fmt(m.get('base_mae'))} | {_fmt(m.get('lift_mae'))} |"
         )
     signal = "\n".join(
         f"| {f} | {v['spearman_finetuned']:+.2f} | {v['spearman_lift']:+.2f} | {v['sign_stability']:.0%} |"
@@ -231,9 +231,12 @@ the zero-shot base score and lift, and the chance to beat GPT-4, from the task's
 
 ## Leave-one-task-out metrics ({ev['n_tasks']} tasks)
 
-| candidate | MAE | RMSE | Spearman | top-1 | mean regret | worst regret | AUC beat GPT-4 | Brier | coverage | width |
-|---|---|---|---|---|---|---|---|---|---|---|
+| candidate | MAE | RMSE | Spearman | top-1 | mean regret | worst regret | AUC beat GPT-4 | Brier | coverage | width | base-score MAE | lift MAE |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+Base-score MAE is the error of the forecast zero-shot score (0 where the candidate is given measured base scores);
+lift MAE the error of the forecast lift (fine-tuned minus base).
 
 ## Which heuristics carry signal
 

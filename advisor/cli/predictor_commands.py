@@ -163,12 +163,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"Per-model-mean baseline on all {baseline_all.n_tasks} tasks: MAE {baseline_all.mae:.3f}, "
           f"Spearman {baseline_all.spearman:.3f}, top-1 {baseline_all.top1_hit_rate:.0%}, mean regret {baseline_all.mean_regret:.4f}")
     print(f"\nLeave-one-task-out on the {report.n_tasks} tasks with fair profiles:")
-    header = f"{'candidate':<24}{'MAE':>7}{'RMSE':>7}{'Spear':>7}{'top1':>6}{'regret':>8}{'worst':>7}{'AUC':>7}{'Brier':>7}{'cover':>7}{'width':>7}"
+    header = f"{'candidate':<24}{'MAE':>7}{'RMSE':>7}{'Spear':>7}{'top1':>6}{'regret':>8}{'worst':>7}{'AUC':>7}{'Brier':>7}{'cover':>7}{'width':>7}{'baseE':>7}{'liftE':>7}"
     print(header)
     for name, m in report.metrics.items():
         mark = " *" if name in (report.chosen, report.chosen_with_base) else ""
         fmt = lambda v: "   n/a" if v is None else f"{v:7.3f}"  # noqa: E731
         print(f"{name:<24}{m.mae:7.3f}{m.rmse:7.3f}{m.spearman:7.3f}{m.top1_hit_rate:6.0%}{m.mean_regret:8.4f}"
-              f"{m.worst_regret:7.3f}{fmt(m.auc_beat_gpt4)}{fmt(m.brier_beat_gpt4)}{fmt(m.interval_coverage)}{fmt(m.interval_width)}{mark}")
-    print("\n* shipped (without / with measured base scores)")
+              f"{m.worst_regret:7.3f}{fmt(m.auc_beat_gpt4)}{fmt(m.brier_beat_gpt4)}{fmt(m.interval_coverage)}{fmt(m.interval_width)}"
+              f"{fmt(m.base_mae)}{fmt(m.lift_mae)}{mark}")
+    print("\n* shipped (without / with measured base scores); baseE, liftE: MAE of the base-score and lift forecasts")
     return 0

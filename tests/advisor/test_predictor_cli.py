@@ -63,6 +63,10 @@ def test_evaluate_reproduces_the_baseline_figures_of_the_study_table(seeded_db: 
     assert everything["mean_regret"] == pytest.approx(0.0144, abs=5e-5)
     assert result["n_tasks"] == 24 and "mmlu" in result["excluded_tasks"]
     assert set(result["candidates"]) == {"per-model-mean", "per-model-mean+base"}
+    with_base = result["candidates"]["per-model-mean+base"]
+    assert with_base["base_mae"] == 0.0   # measured base scores are used as given
+    assert 0.0 < result["candidates"]["per-model-mean"]["base_mae"] < 0.5
+    assert with_base["lift_mae"] > 0.0
 
 
 def test_the_shipped_predictor_beats_the_baseline_on_mae_and_regret():
