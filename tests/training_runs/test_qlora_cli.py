@@ -38,10 +38,11 @@ FAST = ["--max-steps", "2", "--eval-size", "6", "--no-quantize", "--device", "cp
 def test_finetune_trains_records_and_prints_the_result_as_json(tiny_model_dir, parity_csv, tmp_path, capsys):
     status = main(["finetune", "--base-model", str(tiny_model_dir), "--data", str(parity_csv),
                    "--prompt-col", "question", "--completion-col", "answer", "--task", "parity",
-                   "--adapters-dir", str(tmp_path / "adapters"), "--json", *FAST])
+                   "--metric", "rouge", "--adapters-dir", str(tmp_path / "adapters"), "--json", *FAST])
     result = json.loads(capsys.readouterr().out)
     assert status == 0
     assert result["task"] == "parity" and result["n_eval"] == 6 and result["steps"] == 2
+    assert result["metric"] == "rouge_l"  # the data option, not the metric inferred from the answers
     assert os.path.isdir(result["adapter_dir"])
     runs = _runs()
     assert sorted(runs["kind"]) == ["qlora", "zero-shot"]
