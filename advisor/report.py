@@ -212,6 +212,8 @@ def to_markdown(rec: Recommendation, profile: TaskProfile | None = None, *, task
         lines += ["", "## Task heuristics", ""]
         if prof.get("task_type"):
             lines += [f"Detected task type: {prof['task_type']}.", ""]
+        if prof.get("metric"):
+            lines += [f"Scores are on the task's metric: {prof['metric']}.", ""]
         names = [n for n in KEY_HEURISTICS if n in heuristics] + sorted(set(heuristics) - set(KEY_HEURISTICS))
         lines += _table(["heuristic", "value", "95% interval"],
                         [[n, heuristics[n], "" if n not in intervals else

@@ -209,7 +209,8 @@ def _show_result(result: dict[str, Any]) -> None:
     cols = st.columns([1.6, 1, 1, 1])
     cols[0].metric("Best base model", best.base_model)
     cols[1].metric("Expected fine-tuned score", f"{best.predicted_score:.3f}",
-                   help=f"{best.interval_level:.0%} interval {best.interval_low:.3f} – {best.interval_high:.3f}")
+                   help=f"{best.interval_level:.0%} interval {best.interval_low:.3f} – {best.interval_high:.3f}, "
+                        f"on the task's metric ({profile.metric or 'inferred'})")
     cols[2].metric("Expected lift", f"{best.predicted_lift:+.3f}")
     cols[3].metric("P(beat GPT-4)", f"{best.p_beat_gpt4:.0%}")
     st.markdown("\n".join(f"- {line}" for line in summary.details))

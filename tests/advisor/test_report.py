@@ -32,7 +32,7 @@ def recommendation(*forecasts: ModelForecast, regret: float = 0.012) -> Recommen
 
 PROFILE = TaskProfile(heuristics={"n_examples": 600.0, "output_tokens_mean": 1.0, "io_rougeL_mean": math.nan},
                       n_examples=600, n_profiled=300, intervals={"output_tokens_mean": (0.9, 1.1)},
-                      task_type="classification")
+                      task_type="classification", metric="binary_flex")
 
 
 def test_a_large_lift_whose_interval_clears_the_base_score_is_called_likely_to_pay_off():
@@ -94,6 +94,7 @@ def test_markdown_report_has_the_recommendation_ranking_explanation_and_heuristi
     assert "## Why (coefficients)" in md and "| output_tokens_mean | 1.000 | +0.041 |" in md
     assert "## Most similar reference tasks" in md and "glue_sst2" in md
     assert "Detected task type: classification." in md
+    assert "Scores are on the task's metric: binary_flex." in md
     assert "| output_tokens_mean | 1.000 | 0.900 – 1.100 |" in md
 
 
