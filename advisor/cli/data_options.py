@@ -16,13 +16,16 @@ from pathlib import Path
 from featurizers import DatasetError, TaskData, load_task, load_task_dir
 
 
+_FILE_HELP = "dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder"
+
+
 def add_data_options(parser: argparse.ArgumentParser, *, positional: bool = True, task_dir: bool = True) -> None:
-    """Add FILE (optional positional), --task-dir and the column/template options to ``parser``."""
+    """Add the dataset (FILE, optional positional; with ``positional=False`` the option ``--data FILE``),
+    --task-dir and the column/template options to ``parser``."""
     if positional:
-        parser.add_argument(
-            "file", nargs="?", metavar="FILE",
-            help="dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder",
-        )
+        parser.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    else:
+        parser.add_argument("--data", dest="file", metavar="FILE", help=_FILE_HELP)
     group = parser.add_argument_group("dataset columns")
     if task_dir:
         group.add_argument("--task-dir", type=Path, metavar="DIR", help="a task folder with metadata.yaml and train.jsonl")

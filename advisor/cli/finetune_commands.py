@@ -34,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     finetune.add_argument("--base-model", required=True, metavar="HF_ID_OR_PATH",
                           help="a local model directory, or a Hugging Face id already in the local cache")
-    finetune.add_argument("--data", dest="file", metavar="FILE", help="the dataset (or use --task-dir)")
     finetune.add_argument("--model-name", metavar="NAME",
                           help="record the base model under this name (e.g. mistral-7b for a local copy)")
     finetune.add_argument("--task", metavar="NAME", help="task name to record (default: the dataset's name)")

@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from advisor.cli.data_options import add_data_options, load_task_from_args
 from advisor.cli.errors import UserError
 
 
@@ -64,23 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
     evaluate.add_argument("--token", default=None, help="bearer token (default: $ADVISOR_SERVE_TOKEN)")
     evaluate.add_argument("--timeout", type=float, default=300.0, help="seconds per HTTP request")
-    _add_data_options(evaluate)
+    add_data_options(evaluate, positional=False)
     evaluate.set_defaults(handler=_evaluate_adapters)
-
-
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    """``--data FILE`` (or ``--task-dir``) plus the shared column/template options of advisor/cli/data_options.py."""
-    from advisor.cli.data_options import add_data_options
-
-    parser.add_argument("--data", dest="file", metavar="FILE",
-                        help="dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder")
-    add_data_options(parser, positional=False)
-
-
-def _load_task(args: argparse.Namespace):
-    from advisor.cli.data_options import load_task_from_args
-
-    return load_task_from_args(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -129,7 +115,7 @@ def _evaluate_adapters(args: argparse.Namespace) -> int:
     adapters = [name.strip() for name in args.adapters.split(",") if name.strip()]
     if not adapters:
         raise UserError("--adapters needs at least one adapter name (comma-separated)")
-    task = _load_task(args)
+    task = load_task_from_args(args)
     scores = evaluate_adapters(
         args.server, task, adapters, metric=task.metric, limit=args.limit, max_tokens=args.max_tokens,
         concurrency=args.concurrency, token=args.token or os.environ.get("ADVISOR_SERVE_TOKEN"), timeout=args.timeout,
