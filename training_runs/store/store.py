@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -233,11 +233,11 @@ class Store:
         return report
 
     def _seed_base_models(self, session: Session, study: StudyData, report: SeedReport) -> dict[str, int]:
-        values = {info.name: _base_model_values(info) for info in study.base_models}
+        values = {info.name: asdict(info) for info in study.base_models}  # fields named as the columns
         return _upsert_by_name(session, BaseModelRecord, values, report, "base_models")
 
     def _seed_tasks(self, session: Session, tasks: list[TaskSpec], report: SeedReport) -> dict[str, int]:
-        values = {spec.name: _task_values(spec) for spec in tasks}
+        values = {spec.name: asdict(spec) for spec in tasks}
         return _upsert_by_name(session, TaskRecord, values, report, "tasks")
 
     def _seed_runs(
@@ -509,7 +509,7 @@ class Store:
             if record is not None:
                 return record
             info = BaseModelInfo(name=name, hf_id=name if "/" in name else None)
-        return _insert_unless_present(session, BaseModelRecord(**_base_model_values(info)))
+        return _insert_unless_present(session, BaseModelRecord(**asdict(info)))
 
     # ------------------------------------------------------------------ catalog results
     def find_catalog_result(
@@ -658,33 +658,6 @@ def _differs(record: object, values: Mapping[str, Any]) -> bool:
 def _assign(record: object, values: Mapping[str, Any]) -> None:
     for k, v in values.items():
         setattr(record, k, v)
-
-
-def _base_model_values(info: BaseModelInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "hf_id": info.hf_id,
-        "creator": info.creator,
-        "family": info.family,
-        "params_billion": info.params_billion,
-        "instruction_tuned": info.instruction_tuned,
-        "release_date": info.release_date,
-        "context_length": info.context_length,
-    }
-
-
-def _task_values(spec: TaskSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "category": spec.category,
-        "metric": spec.metric,
-        "description": spec.description,
-        "dataset_link": spec.dataset_link,
-        "n_train": spec.n_train,
-        "n_validation": spec.n_validation,
-        "n_test": spec.n_test,
-        "eval_split": spec.eval_split,
-    }
 
 
 def _get_or_create_task(session: Session, name: str, *, category: str, metric: str | None) -> TaskRecord:
