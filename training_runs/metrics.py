@@ -188,6 +188,24 @@ def first_number(prediction: str, reference: str) -> float:
 
 
 _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
+#: Every ASCII character that is not a letter or digit becomes a space.
+_ASCII_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """ROUGE tokenization as in ``rouge-score``: lower-case, split on non-alphanumerics, no stemming.
+
+    The one tokenizer of ROUGE-L in this project: the metric here and the featurizers' input/output
+    similarity both use it.
+
+    Example:
+        >>> rouge_tokens("The cat's hat, 2x!")
+        ['the', 'cat', 's', 'hat', '2x']
+    """
+    lowered = text.lower()
+    if lowered.isascii():  # the common case: a C-level translate + split, twice as fast as the regex
+        return lowered.translate(_ASCII_SEPARATORS).split()
+    return _ROUGE_TOKEN.findall(lowered)
 
 
 def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
@@ -205,8 +223,8 @@ def rouge_l(prediction: str, reference: str) -> float:
         >>> round(rouge_l("the cat sat on the mat", "the cat is on a mat"), 4)
         0.6667
     """
-    predicted = _ROUGE_TOKEN.findall(prediction.lower())
-    expected = _ROUGE_TOKEN.findall(reference.lower())
+    predicted = rouge_tokens(prediction)
+    expected = rouge_tokens(reference)
     if not predicted or not expected:
         return 0.0
     common = _lcs_length(predicted, expected)
