@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from training_runs.staging import staged_directory
 
 #: Special tokens of the tiny tokenizer; ids 0, 1, 2 in this order.
 PAD_TOKEN = "<pad>"
@@ -127,18 +127,9 @@ def write_tiny_model(
         torch.random.set_rng_state(generator_state)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_directory(target, mode=0o755) as staging:  # a model directory is meant to be shared
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model directory is meant to be shared
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

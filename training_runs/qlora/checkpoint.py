@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from training_runs.qlora.errors import CheckpointMismatchError
+from training_runs.staging import staged_directory
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -84,10 +84,8 @@ def save_checkpoint(
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    root = Path(output_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=root))
-    try:
+    target = Path(output_dir) / CHECKPOINT_DIR
+    with staged_directory(target, prefix=".checkpoint-") as staging:
         weights = {k: v.detach().contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
         save_file(weights, str(staging / "adapter.safetensors"))
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
@@ -95,17 +93,6 @@ def save_checkpoint(
         state = {"step": step, "run_id": run_id, "fingerprint": fingerprint, "train_tokens": train_tokens,
                  "train_time_s": train_time_s}
         (staging / "state.json").write_text(json.dumps(state, indent=2))
-        target = root / CHECKPOINT_DIR
-        retired = None
-        if target.exists():
-            retired = root / f".retired-{staging.name}"
-            os.replace(target, retired)
-        os.replace(staging, target)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Checkpoint(target, step, run_id, fingerprint, train_tokens, train_time_s)
 
 

@@ -12,10 +12,10 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from training_runs.staging import staged_directory
 
 
 def linear_shapes(config) -> dict[str, tuple[int, int]]:
@@ -69,20 +69,12 @@ def write_random_adapter(
             tensors[f"{key}.lora_A.weight"] = torch.randn(rank, in_features, generator=generator) / in_features**0.5
             tensors[f"{key}.lora_B.weight"] = torch.randn(out_features, rank, generator=generator) * scale / rank**0.5
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_directory(target) as staging:
         LoraConfig(
             r=rank, lora_alpha=alpha, target_modules=list(target_modules), lora_dropout=0.0, bias="none",
             task_type="CAUSAL_LM", base_model_name_or_path=base_model_name,
         ).save_pretrained(str(staging))
         save_file(tensors, str(staging / "adapter_model.safetensors"))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
