@@ -100,10 +100,6 @@ class SampleView:
     def input_words(self) -> list[list[str]]:
         return [rouge_words(t) for t in self.prompts]
 
-    @cached_property
-    def output_words(self) -> list[list[str]]:
-        return [rouge_words(t) for t in self.completions]
-
 
 def _word_boundary_prefix(common: str) -> int:
     """Length of ``common`` cut back so it does not end inside a word (shared letters of different words stay)."""
