@@ -129,7 +129,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     config = _config(args)
     store = _open_store(args)
     try:
-        result = run_qlora(task_data, args.base_model, config, task=args.task, metric=task_data.metric,
+        result = run_qlora(task_data, args.base_model, config, task=args.task,
                            base_model_name=args.model_name, store=store, progress=args.progress)
     finally:
         if store is not None:

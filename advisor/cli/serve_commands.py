@@ -117,7 +117,7 @@ def _evaluate_adapters(args: argparse.Namespace) -> int:
         raise UserError("--adapters needs at least one adapter name (comma-separated)")
     task = load_task_from_args(args)
     scores = evaluate_adapters(
-        args.server, task, adapters, metric=task.metric, limit=args.limit, max_tokens=args.max_tokens,
+        args.server, task, adapters, limit=args.limit, max_tokens=args.max_tokens,
         concurrency=args.concurrency, token=args.token or os.environ.get("ADVISOR_SERVE_TOKEN"), timeout=args.timeout,
     )
     print(format_scores(scores))

@@ -2,8 +2,8 @@
 
 Each adapter gets the task's prompts (greedy, ``temperature`` 0, sent as batches of prompts over a few
 concurrent HTTP requests) and its completions are scored against the references with the task metric of
-``training_runs.metrics`` (the runner's metrics; inferred from the references when not given, as the runner
-does). Prompts go to ``/v1/completions`` as text, so the server tokenizes them exactly as the runner's
+``training_runs.metrics`` (the runner's metrics: the one given, else the task's ``TaskData.metric``, else
+inferred from the references, as the runner does). Prompts go to ``/v1/completions`` as text, so the server tokenizes them exactly as the runner's
 evaluation does (with the tokenizer's special tokens).
 
 Example:
@@ -75,7 +75,7 @@ def evaluate_adapters(
         raise ValueError("concurrency and prompts_per_request must be at least 1")
     prompts = [p for p, _ in examples]
     references = [c for _, c in examples]
-    metric_name = get_metric(metric or infer_metric(references)).name
+    metric_name = get_metric(metric or getattr(task, "metric", None) or infer_metric(references)).name
     if max_tokens is None:
         max_tokens = min(512, max(len(r) for r in references) // 2 + 16)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
