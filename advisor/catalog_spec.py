@@ -163,7 +163,7 @@ def entry_from_mapping(raw: dict[str, Any], base: Path, index: int) -> CatalogEn
     models = _as_columns(raw.get("base_models"), name)
     metric = _text(raw.get("metric"))
     if metric is not None:
-        from training_runs.metrics import get_metric
+        from tasks.metrics import get_metric
 
         try:
             get_metric(metric)

@@ -8,13 +8,11 @@ Example:
 """
 from __future__ import annotations
 
-from featurizers.errors import DatasetError
-from featurizers.loading import load_task, load_task_dir
 from featurizers.profile_types import FEATURIZER_VERSION, STUDY_HEURISTICS, TaskProfile
 from featurizers.profiler import DEFAULT_SAMPLE, profile
 from featurizers.registry import HEURISTICS, MEASURES
-from featurizers.task_data import Example, ExampleBatch, TaskData
-from featurizers.template import TaskTemplate
+# The task's definition lives in `tasks`; these are re-exported so `featurizers.load_task(...)` keeps working.
+from tasks import DatasetError, Example, ExampleBatch, TaskData, TaskTemplate, load_task, load_task_dir
 
 __all__ = [
     "DEFAULT_SAMPLE", "DatasetError", "Example", "ExampleBatch", "FEATURIZER_VERSION", "HEURISTICS", "MEASURES",

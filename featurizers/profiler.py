@@ -13,13 +13,12 @@ from featurizers import (  # noqa: F401
     compressibility, diversity, labels, lengths, readability, semantic, similarity, simple_learners,
 )
 from featurizers.batch_features import BatchFeatures, SampleView
-from featurizers.errors import DatasetError
 from featurizers.labels import detect_task_type
 from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
 from featurizers.registry import HEURISTICS, MEASURES, Measure
 from featurizers.sampling import Reservoir
 from featurizers.stats import IntegerHistogram, MomentAccumulator
-from featurizers.task_data import TaskData
+from tasks import DatasetError, TaskData
 
 #: Datasets up to this many rows are profiled whole by default; bigger ones get a sample of this size.
 DEFAULT_SAMPLE = 20_000

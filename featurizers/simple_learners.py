@@ -15,8 +15,8 @@ fine-tuned score more strongly than any of the study's heuristics (measured by `
 signal table in the model card).
 
 The metric is the task's (``TaskData.metric``, e.g. from its ``metadata.yaml``), else inferred from the
-outputs (:func:`training_runs.metrics.infer_metric`). A metric that cannot be computed here (HumanEval
-runs generated code) is replaced by ROUGE-L, as :mod:`training_runs.metrics` advises; the profile records
+outputs (:func:`tasks.metrics.infer_metric`). A metric that cannot be computed here (HumanEval
+runs generated code) is replaced by ROUGE-L, as :mod:`tasks.metrics` advises; the profile records
 which metric scored the learners.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 from featurizers.batch_features import SampleView
 from featurizers.registry import heuristic
-from training_runs.metrics import Metric, UnsupportedMetricError, get_metric, infer_metric
+from tasks.metrics import Metric, UnsupportedMetricError, get_metric, infer_metric
 
 #: Examples (of the dataset-level sample) the learners are scored on: the all-pairs similarity is quadratic.
 SIMPLE_LEARNER_SAMPLE = 2000

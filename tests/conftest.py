@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from task_samples import ROWS, write_jsonl
 from testsupport import REFERENCE_TASKS, REPO_ROOT, SHARED, require_service  # noqa: F401  (re-exported)
 
 
@@ -22,3 +23,9 @@ def reference_tasks() -> Path:
     if not REFERENCE_TASKS.is_dir():
         require_service(f"{REFERENCE_TASKS} (the shared reference tasks)")
     return REFERENCE_TASKS
+
+
+@pytest.fixture
+def qa_jsonl(tmp_path: Path) -> Path:
+    """A small question-answering JSONL file (columns question, answer, ...)."""
+    return write_jsonl(tmp_path / "qa.jsonl", ROWS)

@@ -14,7 +14,7 @@ import pytest
 
 from testsupport import REPO_ROOT, SHARED
 
-PACKAGES = ("advisor", "featurizers", "training_runs", "models")
+PACKAGES = ("advisor", "featurizers", "tasks", "training_runs", "models")
 #: Files the code reads at run time; each must be inside the wheel.
 REQUIRED_IN_WHEEL = (
     "training_runs/data/lora_land/base_models.csv",

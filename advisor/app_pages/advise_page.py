@@ -135,7 +135,7 @@ def _column_widgets(columns: list[str], preset: dict[str, Any] | None, key: str)
 
 def _metric_widget(key: str, default_label: str) -> str | None:
     """The task's metric (it sets the scale the forecast is on); None keeps the default."""
-    from training_runs.metrics import builtin_registry
+    from tasks.metrics import builtin_registry
 
     default = f"default ({default_label})"
     choice = st.selectbox("Task metric (scores are forecast on it)", [default, *builtin_registry().names()],

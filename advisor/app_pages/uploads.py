@@ -14,7 +14,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from featurizers.errors import DatasetError
+from tasks.errors import DatasetError
 
 #: File types the advisor page accepts (the loader also reads .tsv and .ndjson).
 UPLOAD_TYPES: tuple[str, ...] = ("csv", "jsonl", "json", "parquet", "tsv", "ndjson")
@@ -47,7 +47,7 @@ def save_upload(name: str, data: bytes, directory: Path, *, limit_mb: int) -> Pa
 
 def dataset_columns(path: str | Path) -> list[str]:
     """The raw column names of a dataset file (read from its header, not the whole file)."""
-    from featurizers.readers import open_file
+    from tasks.readers import open_file
 
     return list(open_file(Path(path)).columns)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from featurizers import DatasetError, TaskData, load_task, load_task_dir
+from tasks import DatasetError, TaskData, load_task, load_task_dir
 
 
 _FILE_HELP = "dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder"

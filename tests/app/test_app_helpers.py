@@ -6,7 +6,7 @@ import pytest
 
 from advisor.app_pages import charts, frames
 from advisor.app_pages.uploads import dataset_columns, default_columns, save_upload
-from featurizers.errors import DatasetError
+from tasks.errors import DatasetError
 from featurizers.profile_types import TaskProfile
 
 

@@ -7,10 +7,10 @@ import importlib
 import pytest
 
 MODULES = [
-    "featurizers.batch_features", "featurizers.diversity", "featurizers.errors", "featurizers.labels",
-    "featurizers.loading", "featurizers.profiler", "featurizers.readability", "featurizers.registry",
+    "featurizers.batch_features", "featurizers.diversity", "tasks.errors", "featurizers.labels",
+    "tasks.loading", "featurizers.profiler", "featurizers.readability", "featurizers.registry",
     "featurizers.sampling", "featurizers.semantic", "featurizers.similarity", "featurizers.stats",
-    "featurizers.task_data", "featurizers.template", "featurizers.text", "advisor.cli.data_options",
+    "tasks.task_data", "tasks.template", "featurizers.text", "advisor.cli.data_options",
 ]
 
 

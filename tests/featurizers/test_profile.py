@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from featurizer_samples import write_jsonl
+from task_samples import write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,7 +68,7 @@ def test_a_sample_as_large_as_the_data_equals_exact_mode(tmp_path: Path):
 
 def test_exact_mode_streams_in_chunks_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import featurizers.profiler as profiler
-    import featurizers.readers as readers
+    import tasks.readers as readers
 
     path = write_jsonl(tmp_path / "d.jsonl", _rows(300))
     whole = profile(load_task(path), exact=True, embeddings=False)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from featurizer_samples import ROWS, write_jsonl
+from task_samples import ROWS, write_jsonl
 
 from advisor.cli import main
 from advisor.cli.data_options import add_data_options, load_task_from_args

@@ -16,7 +16,7 @@ from featurizers.simple_learners import (
     simple_learner_score,
 )
 from testsupport import REFERENCE_TASKS
-from training_runs.metrics import UnknownMetricError
+from tasks.metrics import UnknownMetricError
 
 
 def _task(prompts: list[str], completions: list[str], **kw):

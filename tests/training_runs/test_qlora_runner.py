@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from training_runs.metrics import UnsupportedMetricError
+from tasks.metrics import UnsupportedMetricError
 from training_runs.qlora import (
     CheckpointMismatchError,
     DatasetTooSmallError,

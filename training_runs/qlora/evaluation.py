@@ -1,7 +1,7 @@
 """Evaluation: greedy decoding in length-sorted, left-padded batches, scored with the task metric.
 
 The metric comes from the task (``TaskData.metric``) or, failing that, from
-:func:`training_runs.metrics.infer_metric`.
+:func:`tasks.metrics.infer_metric`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from training_runs.metrics import get_metric
+from tasks.metrics import get_metric
 from training_runs.qlora.data import collate_prompts
 
 @dataclass(frozen=True)

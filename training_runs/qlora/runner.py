@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from training_runs.metrics import get_metric, infer_metric
+from tasks.metrics import get_metric, infer_metric
 from training_runs.qlora import adapters as adapter_layout
 from training_runs.qlora.checkpoint import load_checkpoint, remove_checkpoint
 from training_runs.qlora.config import QLoRAConfig
@@ -153,7 +153,7 @@ def run_qlora(
     ``task_data``: a ``featurizers.TaskData`` or plain (prompt, completion) pairs. ``base_model``: a local
     model directory or a Hugging Face id available offline. ``task``: the name recorded (default: the
     TaskData's name, else ``local-<data hash>``). ``metric``: a registered or study metric name (default:
-    the TaskData's ``metric``, else inferred from the completions, see :func:`~training_runs.metrics.infer_metric`).
+    the TaskData's ``metric``, else inferred from the completions, see :func:`~tasks.metrics.infer_metric`).
     ``base_model_name``: the name the base model is recorded under (default: the Hugging Face id, or the
     local directory's name; give the registry name, e.g. ``mistral-7b``, for a local copy). ``store``: a
     ``training_runs.store.Store`` to record in (None: not recorded). ``progress``: print a progress line per

@@ -2,7 +2,7 @@
 
 Each adapter gets the task's prompts (greedy, ``temperature`` 0, sent as batches of prompts over a few
 concurrent HTTP requests) and its completions are scored against the references with the task metric of
-``training_runs.metrics`` (the runner's metrics: the one given, else the task's ``TaskData.metric``, else
+``tasks.metrics`` (the runner's metrics: the one given, else the task's ``TaskData.metric``, else
 inferred from the references, as the runner does). Prompts go to ``/v1/completions`` as text, so the server tokenizes them exactly as the runner's
 evaluation does (with the tokenizer's special tokens).
 
@@ -61,7 +61,7 @@ def evaluate_adapters(
     """
     import httpx
 
-    from training_runs.metrics import get_metric, infer_metric, score
+    from tasks.metrics import get_metric, infer_metric, score
     from training_runs.qlora.data import examples_from
 
     examples = examples_from(task)

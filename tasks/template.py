@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from featurizers.errors import DatasetError
+from tasks.errors import DatasetError
 
 
 @dataclass(frozen=True)

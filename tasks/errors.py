@@ -1,4 +1,4 @@
-"""The one error type of the featurizers: a dataset the user can fix."""
+"""The one error type of a task's data: a dataset the user can fix."""
 from __future__ import annotations
 
 
@@ -13,5 +13,5 @@ class DatasetError(ValueError):
         >>> raise DatasetError("data.csv: no column 'promt'; columns are: prompt, completion")
         Traceback (most recent call last):
         ...
-        featurizers.errors.DatasetError: data.csv: no column 'promt'; columns are: prompt, completion
+        tasks.errors.DatasetError: data.csv: no column 'promt'; columns are: prompt, completion
     """

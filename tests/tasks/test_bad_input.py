@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from featurizer_samples import ROWS, write_jsonl
+from task_samples import ROWS, write_jsonl
 
 from featurizers import DatasetError, TaskTemplate, load_task, load_task_dir, profile
 
@@ -181,7 +181,7 @@ def test_task_dir_without_data_or_metadata(tmp_path: Path):
 
 
 def test_an_error_late_in_a_file_leaves_no_partial_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import featurizers.readers as readers
+    import tasks.readers as readers
 
     monkeypatch.setattr(readers, "CHUNK_BYTES", 128)
     rows = [json.dumps({"prompt": f"p{i}", "completion": str(i)}) for i in range(200)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from training_runs.metrics import (
+from tasks.metrics import (
     Metric,
     UnknownMetricError,
     UnsupportedMetricError,

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from featurizers import Example, TaskTemplate, load_task, load_task_dir
-from featurizers.readers import JsonLinesSource
+from tasks.readers import JsonLinesSource
 
-from featurizer_samples import ROWS, write_jsonl
+from task_samples import ROWS, write_jsonl
 
 EXPECTED = [Example(r["question"], r["answer"]) for r in ROWS]
 
@@ -134,7 +134,7 @@ def test_list_columns_are_written_as_python_lists(tmp_path: Path):
 
 
 def test_iter_batches_streams_in_bounded_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import featurizers.readers as readers
+    import tasks.readers as readers
 
     monkeypatch.setattr(readers, "CHUNK_BYTES", 256)  # many small chunks
     rows = [{"question": f"q{i}", "answer": str(i)} for i in range(1000)]
@@ -166,7 +166,7 @@ def test_fingerprint_is_stable_and_follows_content_and_columns(tmp_path: Path, q
 
 
 def test_big_files_are_fingerprinted_by_size_mtime_and_sampled_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import featurizers.readers as readers
+    import tasks.readers as readers
 
     monkeypatch.setattr(readers, "FULL_HASH_MAX_BYTES", 10)
     path = write_jsonl(tmp_path / "qa.jsonl", ROWS)

@@ -9,9 +9,9 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurizers.errors import DatasetError
-from featurizers.readers import RecordSource
-from featurizers.template import TaskTemplate
+from tasks.errors import DatasetError
+from tasks.readers import RecordSource
+from tasks.template import TaskTemplate
 
 DEFAULT_BATCH_SIZE = 4096
 
@@ -134,15 +134,15 @@ def _is_scalar_type(t: pa.DataType) -> bool:
 class TaskData:
     """A task dataset: (prompt, completion) pairs read lazily from a source, in batches.
 
-    Build one with :func:`featurizers.load_task` or :func:`featurizers.load_task_dir`. ``n_rows`` is the
+    Build one with :func:`tasks.load_task` or :func:`tasks.load_task_dir`. ``n_rows`` is the
     number of rows when the source knows it without reading (Parquet, in-memory data), else ``None``;
     ``n_examples`` is the size of the training set this data stands for (for a reference task, the full
     training split of which the file is a sample), defaulting to ``n_rows``. ``metric`` is the name of the
-    task's metric (see :mod:`training_runs.metrics`): the one given, else the template's, else ``None``.
+    task's metric (see :mod:`tasks.metrics`): the one given, else the template's, else ``None``.
 
     Example:
         >>> import pandas as pd
-        >>> from featurizers import load_task
+        >>> from tasks import load_task
         >>> task = load_task(pd.DataFrame({"prompt": ["2+2="], "completion": ["4"]}))
         >>> task.head(1)
         [Example(prompt='2+2=', completion='4')]
@@ -159,7 +159,7 @@ class TaskData:
     ) -> None:
         columns.check(source.columns, source.description)
         if metric is not None:
-            from training_runs.metrics import get_metric
+            from tasks.metrics import get_metric
 
             get_metric(metric)  # an unknown name fails now, naming the known ones
         self._metric = metric
@@ -232,7 +232,7 @@ class TaskData:
     def fingerprint(self) -> str:
         """A stable hash of the data and of how prompts and completions are made from it.
 
-        The data part is the source's content hash (see :func:`featurizers.readers.file_fingerprint`:
+        The data part is the source's content hash (see :func:`tasks.readers.file_fingerprint`:
         a full SHA-256 for files up to 64 MiB, size + mtime + first/middle/last MiB beyond that).
         """
         h = hashlib.sha256()

@@ -6,10 +6,10 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 
-from featurizers.errors import DatasetError
-from featurizers.readers import ArrowTableSource, HFDatasetSource, RecordSource, open_file
-from featurizers.task_data import ColumnSpec, TaskData
-from featurizers.template import TaskTemplate
+from tasks.errors import DatasetError
+from tasks.readers import ArrowTableSource, HFDatasetSource, RecordSource, open_file
+from tasks.task_data import ColumnSpec, TaskData
+from tasks.template import TaskTemplate
 
 DEFAULT_PROMPT_COL = "prompt"
 DEFAULT_COMPLETION_COL = "completion"

@@ -2,7 +2,7 @@
 
 One class per kind of input (JSON Lines, CSV, Parquet, a JSON array, an in-memory Arrow table, a
 Hugging Face dataset). Each knows its column names before reading the data, yields tables of at most
-``batch_size`` rows, and reports problems as :class:`~featurizers.errors.DatasetError` with a line
+``batch_size`` rows, and reports problems as :class:`~tasks.errors.DatasetError` with a line
 number where there is one.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from featurizers.errors import DatasetError
+from tasks.errors import DatasetError
 
 #: Bytes read per JSON Lines chunk (chunks end on a newline, so memory stays bounded).
 CHUNK_BYTES = 8 << 20
@@ -32,7 +32,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 class RecordSource(Protocol):
-    """What :class:`~featurizers.task_data.TaskData` needs from a source of rows."""
+    """What :class:`~tasks.task_data.TaskData` needs from a source of rows."""
 
     description: str
     columns: list[str]
