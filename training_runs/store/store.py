@@ -17,7 +17,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from numbers import Real
@@ -434,64 +434,78 @@ class Store:
         stored under their short name; unknown models are added with what is known); for ``api``
         runs it is the API model's name. An unknown ``task`` is created with ``task_category``.
         A second run with the same task, model, kind and provenance raises :class:`DuplicateRunError`.
+        The one-run case of :meth:`record_runs`.
         """
-        _require_name(task, "task")
-        _require_name(base_model, "base_model")
-        _require_name(metric, "metric")
-        _require_name(provenance, "provenance")
-        _require_name(task_category, "task_category")
-        if kind not in RUN_KINDS:
-            raise RunValidationError(f"kind must be one of {', '.join(RUN_KINDS)}, got {kind!r}")
-        if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(score) or not 0 <= score <= 1:
-            raise RunValidationError(f"score must be a number in [0, 1], got {score!r}")
-        timings = {"wall_time_s": wall_time_s, "tokens_per_s": tokens_per_s, "peak_memory_gb": peak_memory_gb}
-        for name, value in timings.items():
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0
-            ):
-                raise RunValidationError(f"{name} must be a non-negative number or None, got {value!r}")
-        hyperparameters_json = _json_mapping(hyperparameters, "hyperparameters")
-        metrics_json = _json_mapping(metrics, "metrics")
+        run = {
+            "task": task, "base_model": base_model, "kind": kind, "score": score, "metric": metric,
+            "provenance": provenance, "hyperparameters": hyperparameters, "wall_time_s": wall_time_s,
+            "tokens_per_s": tokens_per_s, "peak_memory_gb": peak_memory_gb, "metrics": metrics,
+            "task_category": task_category,
+        }
+        return self.record_runs([run])[0]
 
-        with self._unit_of_work("record a run", write=True) as session:
-            task_record = _get_or_create_task(session, task, category=task_category, metric=metric)
-            base_record = None if kind == "api" else self._get_or_create_base_model(session, base_model)
-            model = base_model if base_record is None else base_record.name
-            duplicate = session.scalar(
-                select(RunRecord.id).where(
-                    RunRecord.task_id == task_record.id,
-                    RunRecord.model == model,
-                    RunRecord.kind == kind,
-                    RunRecord.provenance == provenance,
-                )
-            )
-            if duplicate is not None:
+    def record_runs(self, runs: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Record several runs in one transaction, all or none; returns their ids in the given order.
+
+        Each run is a mapping of :meth:`record_run`'s keyword arguments. Every run is validated before
+        anything is written, and a failure while writing (a duplicate, a lost connection, a kill)
+        leaves none of them recorded: e.g. a fine-tuned run and its zero-shot baseline land together.
+        Errors name the run by its position (``run #2: ...``) when there are several.
+
+        Example:
+            >>> with Store.open("sqlite:///:memory:") as store:
+            ...     pair = [dict(task="t", base_model="phi-2", kind=kind, score=score, metric="accuracy",
+            ...                  provenance="run-1") for kind, score in (("qlora", 0.8), ("zero-shot", 0.4))]
+            ...     ids = store.record_runs(pair)
+            ...     store.stats()["runs"]
+            {'qlora': 1, 'zero-shot': 1, 'api': 0}
+        """
+        if isinstance(runs, Mapping) or not isinstance(runs, Sequence):
+            raise RunValidationError(f"runs must be a sequence of run mappings, got {type(runs).__name__}")
+        validated = [_validated_run(run, f"run #{i + 1}: " if len(runs) > 1 else "") for i, run in enumerate(runs)]
+        if not validated:
+            return []
+        keys = [(run.task, run.base_model, run.kind, run.provenance) for run in validated]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
                 raise DuplicateRunError(
-                    f"a {kind} run of {model} on {task} with provenance {provenance!r} is already recorded (id {duplicate})"
+                    f"run #{i + 1} repeats run #{keys.index(key) + 1}: the same task, model, kind and provenance"
                 )
-            record = RunRecord(
-                task_id=task_record.id,
-                model=model,
-                base_model_id=None if base_record is None else base_record.id,
-                kind=kind,
-                score=float(score),
-                metric=metric,
-                provenance=provenance,
-                hyperparameters=hyperparameters_json,
-                wall_time_s=_optional_float(wall_time_s),
-                tokens_per_s=_optional_float(tokens_per_s),
-                peak_memory_gb=_optional_float(peak_memory_gb),
-                metrics=metrics_json,
-                created_at=utcnow(),
+        with self._unit_of_work("record runs", write=True) as session:
+            records = [self._add_run(session, run) for run in validated]
+            return [record.id for record in records]
+
+    def _add_run(self, session: Session, run: _ValidRun) -> RunRecord:
+        """Insert one validated run into the open transaction (flushed, so it has its id)."""
+        task_record = _get_or_create_task(session, run.task, category=run.task_category, metric=run.metric)
+        base_record = None if run.kind == "api" else self._get_or_create_base_model(session, run.base_model)
+        model = run.base_model if base_record is None else base_record.name
+        already = (
+            f"a {run.kind} run of {model} on {run.task} with provenance {run.provenance!r} is already recorded"
+        )
+        duplicate = session.scalar(
+            select(RunRecord.id).where(
+                RunRecord.task_id == task_record.id,
+                RunRecord.model == model,
+                RunRecord.kind == run.kind,
+                RunRecord.provenance == run.provenance,
             )
-            session.add(record)
-            try:
-                session.flush()
-            except IntegrityError as exc:  # a concurrent writer recorded the same run first
-                raise DuplicateRunError(
-                    f"a {kind} run of {model} on {task} with provenance {provenance!r} is already recorded"
-                ) from exc
-            return record.id
+        )
+        if duplicate is not None:
+            raise DuplicateRunError(f"{already} (id {duplicate})")
+        record = RunRecord(
+            task_id=task_record.id,
+            model=model,
+            base_model_id=None if base_record is None else base_record.id,
+            created_at=utcnow(),
+            **run.columns(),
+        )
+        session.add(record)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent writer recorded the same run first
+            raise DuplicateRunError(already) from exc
+        return record
 
     def _get_or_create_base_model(self, session: Session, name: str) -> BaseModelRecord:
         record = session.scalar(select(BaseModelRecord).where(BaseModelRecord.name == name))
@@ -758,6 +772,78 @@ def _catalog_dict(record: CatalogResultRecord) -> dict[str, Any]:
 def _as_utc(moment: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; the store writes UTC, so naive means UTC."""
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _ValidRun:
+    """A run that passed validation: names checked, numbers finite and in range, JSON values copied."""
+
+    task: str
+    base_model: str
+    task_category: str
+    kind: str
+    score: float
+    metric: str
+    provenance: str
+    hyperparameters: dict[str, Any] | None
+    metrics: dict[str, Any] | None
+    wall_time_s: float | None
+    tokens_per_s: float | None
+    peak_memory_gb: float | None
+
+    def columns(self) -> dict[str, Any]:
+        """The values of its ``runs`` row other than the task, model and base-model references."""
+        values = asdict(self)
+        for name in ("task", "base_model", "task_category"):
+            del values[name]
+        return values
+
+
+_RUN_REQUIRED = ("task", "base_model", "kind", "score", "metric", "provenance")
+_RUN_OPTIONAL = ("hyperparameters", "wall_time_s", "tokens_per_s", "peak_memory_gb", "metrics", "task_category")
+_RUN_TIMINGS = ("wall_time_s", "tokens_per_s", "peak_memory_gb")
+
+
+def _validated_run(run: Mapping[str, Any], label: str = "") -> _ValidRun:
+    """Check one run mapping (the keyword arguments of ``Store.record_run``); ``label`` prefixes errors."""
+    if not isinstance(run, Mapping):
+        raise RunValidationError(f"{label}a run must be a mapping of record_run's arguments, got {type(run).__name__}")
+    unknown = sorted(map(str, set(run) - set(_RUN_REQUIRED) - set(_RUN_OPTIONAL)))
+    if unknown:
+        raise RunValidationError(f"{label}unknown run field(s) {', '.join(unknown)}; "
+                                 f"known: {', '.join(_RUN_REQUIRED + _RUN_OPTIONAL)}")
+    missing = [key for key in _RUN_REQUIRED if key not in run]
+    if missing:
+        raise RunValidationError(f"{label}missing run field(s) {', '.join(missing)}")
+    try:
+        return _check_run_values({**run, "task_category": run.get("task_category", LOCAL_CATEGORY)})
+    except RunValidationError as exc:
+        if not label:
+            raise
+        raise RunValidationError(f"{label}{exc}") from exc
+
+
+def _check_run_values(run: Mapping[str, Any]) -> _ValidRun:
+    for key in ("task", "base_model", "metric", "provenance", "task_category"):
+        _require_name(run[key], key)
+    kind, score = run["kind"], run["score"]
+    if kind not in RUN_KINDS:
+        raise RunValidationError(f"kind must be one of {', '.join(RUN_KINDS)}, got {kind!r}")
+    if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(score) or not 0 <= score <= 1:
+        raise RunValidationError(f"score must be a number in [0, 1], got {score!r}")
+    for name in _RUN_TIMINGS:
+        value = run.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0
+        ):
+            raise RunValidationError(f"{name} must be a non-negative number or None, got {value!r}")
+    return _ValidRun(
+        task=run["task"], base_model=run["base_model"], task_category=run["task_category"], kind=kind,
+        score=float(score), metric=run["metric"], provenance=run["provenance"],
+        hyperparameters=_json_mapping(run.get("hyperparameters"), "hyperparameters"),
+        metrics=_json_mapping(run.get("metrics"), "metrics"),
+        **{name: _optional_float(run.get(name)) for name in _RUN_TIMINGS},
+    )
 
 
 def _require_name(value: object, what: str) -> None:
