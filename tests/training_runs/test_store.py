@@ -68,7 +68,7 @@ def test_a_new_database_is_empty_and_at_the_newest_schema(store: Store) -> None:
     stats = store.stats()
     assert stats["base_models"] == 0 and stats["tasks"] == 0
     assert stats["runs"] == {"qlora": 0, "zero-shot": 0, "api": 0}
-    assert stats["schema_revision"] == "0002"
+    assert stats["schema_revision"] == "0003"
 
 
 def test_seeding_loads_10_base_models_31_tasks_and_682_runs(store: Store) -> None:
@@ -180,7 +180,7 @@ def test_api_runs_name_the_api_model_and_no_base_model(store: Store) -> None:
         ({"score": -0.01}, "score must be a number in \\[0, 1\\]"),
         ({"score": math.nan}, "score must be a number in \\[0, 1\\]"),
         ({"score": "0.5"}, "score must be a number"),
-        ({"kind": "lora"}, "kind must be one of qlora, zero-shot, api"),
+        ({"kind": "lora"}, "kind must be one of qlora, zero-shot, api, learning-curve"),
         ({"task": " "}, "task must be a non-empty string"),
         ({"provenance": ""}, "provenance must be a non-empty string"),
         ({"wall_time_s": -1.0}, "wall_time_s must be a non-negative number"),

@@ -18,8 +18,8 @@ from training_runs.store.orm import Base
 
 def test_the_packaged_migrations_form_one_line_ending_at_the_newest_revision() -> None:
     revisions = [script.revision for script in migrate.script_directory().walk_revisions()]
-    assert revisions == ["0002", "0001"]
-    assert migrate.head_revision() == "0002"
+    assert revisions == ["0003", "0002", "0001"]
+    assert migrate.head_revision() == "0003"
 
 
 def test_a_database_at_an_older_revision_is_upgraded_on_open_and_keeps_its_rows(db_url: str) -> None:  # noqa: F811
@@ -41,7 +41,7 @@ def test_a_database_at_an_older_revision_is_upgraded_on_open_and_keeps_its_rows(
         engine.dispose()
 
     with Store.open(db_url) as store:
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         runs = store.runs_frame()
         assert runs[["task", "model", "kind", "score", "provenance"]].values.tolist() == [
             ["old-task", "gpt-4", "api", 0.75, "r-old"]
@@ -60,7 +60,7 @@ def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(db_url:
             connection.execute(text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '0099_future'"))
     finally:
         engine.dispose()
-    with pytest.raises(SchemaVersionError, match="schema revision '0099_future'.*newest known: '0002'.*newer finetune-advisor"):
+    with pytest.raises(SchemaVersionError, match="schema revision '0099_future'.*newest known: '0003'.*newer finetune-advisor"):
         Store.open(db_url)
     engine = create_engine(db_url)
     try:
@@ -107,4 +107,4 @@ def test_several_processes_opening_a_new_database_at_once_all_succeed(db_url: st
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         revisions = list(pool.map(open_and_count, range(4)))
-    assert revisions == ["0002"] * 4
+    assert revisions == ["0003"] * 4

@@ -17,7 +17,7 @@ from training_runs.errors import (
     SeedDataError,
     StoreError,
 )
-from training_runs.store.orm import CATALOG_STATUSES, RUN_KINDS
+from training_runs.store.orm import CATALOG_STATUSES, RUN_KINDS, STUDY_RUN_KINDS
 from training_runs.store.store import LOCAL_CATEGORY, RUN_COLUMNS, SeedReport, Store
 from training_runs.store.study import STUDY_PROVENANCE
 
@@ -29,6 +29,7 @@ __all__ = [
     "RUN_KINDS",
     "RunValidationError",
     "STUDY_PROVENANCE",
+    "STUDY_RUN_KINDS",
     "SchemaVersionError",
     "SeedDataError",
     "SeedReport",

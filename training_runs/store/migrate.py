@@ -5,7 +5,7 @@ stamped with a revision the code does not know (made by a newer finetune-advisor
 
 Example:
     >>> head_revision()
-    '0002'
+    '0003'
 """
 from __future__ import annotations
 

@@ -28,8 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-#: Kinds of run: a QLoRA fine-tuned model, the same base model zero-shot, or a hosted API model.
-RUN_KINDS: tuple[str, ...] = ("qlora", "zero-shot", "api")
+#: Kinds of run in the LoRA Land study, the only ones the predictor learns from: a QLoRA fine-tuned
+#: model, the same base model zero-shot, or a hosted API model.
+STUDY_RUN_KINDS: tuple[str, ...] = ("qlora", "zero-shot", "api")
+#: Every kind of run; ``learning-curve`` is a fine-tune on a subset of a task's data (one rung of the
+#: learning curve ``advisor validate`` probes; its ``metrics`` hold the rung's size and held-out loss).
+RUN_KINDS: tuple[str, ...] = (*STUDY_RUN_KINDS, "learning-curve")
 #: Status of one catalog scoring attempt.
 CATALOG_STATUSES: tuple[str, ...] = ("ok", "error")
 
@@ -88,16 +92,16 @@ class TaskRecord(Base):
 class RunRecord(Base):
     """One score of one model on one task.
 
-    ``model`` is the model's name for every kind; for ``qlora`` and ``zero-shot`` runs it is also a
-    base model (``base_model_id`` set), for ``api`` runs (GPT-4...) it is a hosted model
-    (``base_model_id`` NULL).
+    ``model`` is the model's name for every kind; for ``qlora``, ``zero-shot`` and ``learning-curve``
+    runs it is also a base model (``base_model_id`` set), for ``api`` runs (GPT-4...) it is a hosted
+    model (``base_model_id`` NULL).
     """
 
     __tablename__ = "runs"
     __table_args__ = (
         UniqueConstraint("task_id", "model", "kind", "provenance", name="uq_runs_natural_key"),
         CheckConstraint("score >= 0 AND score <= 1", name="score_in_unit_interval"),
-        CheckConstraint("kind IN ('qlora', 'zero-shot', 'api')", name="kind_known"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in RUN_KINDS) + ")", name="kind_known"),
         CheckConstraint(
             "(kind = 'api' AND base_model_id IS NULL) OR (kind <> 'api' AND base_model_id IS NOT NULL)",
             name="base_model_unless_api",

@@ -37,6 +37,7 @@ from training_runs.store import migrate
 from training_runs.store.orm import (
     CATALOG_STATUSES,
     RUN_KINDS,
+    STUDY_RUN_KINDS,
     BaseModelRecord,
     CatalogResultRecord,
     RunRecord,
@@ -289,6 +290,7 @@ class Store:
     def stats(self) -> dict[str, Any]:
         """Row counts: ``{"base_models": 10, "tasks": 31, "runs": {"qlora": 310, "zero-shot": 310, "api": 62}, ...}``.
 
+        ``runs`` counts the study's kinds always and other kinds (``learning-curve``) when there are any.
         Also ``local_runs`` (runs not from the study), ``local_tasks``, ``task_profiles``,
         ``catalog_results``, ``schema_revision`` and ``backend``.
         """
@@ -297,7 +299,11 @@ class Store:
             counts: dict[str, Any] = {
                 "base_models": session.scalar(select(func.count()).select_from(BaseModelRecord)),
                 "tasks": session.scalar(select(func.count()).select_from(TaskRecord)),
-                "runs": {kind: int(per_kind.get(kind, 0)) for kind in RUN_KINDS},
+                "runs": {
+                    kind: int(per_kind.get(kind, 0))
+                    for kind in RUN_KINDS
+                    if kind in STUDY_RUN_KINDS or per_kind.get(kind)
+                },
                 "local_runs": session.scalar(
                     select(func.count()).select_from(RunRecord).where(RunRecord.provenance != STUDY_PROVENANCE)
                 ),
