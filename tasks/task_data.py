@@ -83,6 +83,21 @@ class ColumnSpec:
         completions = cols[self.completion_column]
         return _fill(prompts), _fill(completions)
 
+    def field_values(self, table: pa.Table, where: str) -> dict[str, pa.Array]:
+        """The template's field values in ``table`` as text (nulls ""), by field name; empty without a template.
+
+        They are the part of each prompt that varies, without the template's fixed text.
+        """
+        if self.template is None:
+            return {}
+        out: dict[str, pa.Array] = {}
+        for name in self.template.fields:
+            if name not in table.column_names:
+                out[name] = pa.array([""] * table.num_rows, pa.string())
+            else:
+                out[name] = _fill(as_text(table.column(name), name, where))
+        return out
+
     def describe(self) -> str:
         if self.template is not None:
             return f"template[{self.template.prompt_template!r}] -> {self.template.target_col}"
@@ -193,6 +208,12 @@ class TaskData:
         return self._n_examples if self._n_examples is not None else self._source.n_rows
 
     @property
+    def claimed_n_examples(self) -> int | None:
+        """The training-set size given explicitly (``n_examples=``, a task folder's ``num_examples.train``), else
+        None; unlike :attr:`n_examples` it never falls back to the rows the source holds."""
+        return self._n_examples
+
+    @property
     def metric(self) -> str | None:
         """The task's metric name, if known (given, or from the template's metadata)."""
         if self._metric is not None:
@@ -204,6 +225,16 @@ class TaskData:
         for table in self._source.iter_tables(batch_size):
             if table.num_rows:
                 yield self._columns.select(table, self._source.description)
+
+    def iter_arrow_with_fields(
+        self, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[tuple[pa.Array, pa.Array, dict[str, pa.Array]]]:
+        """:meth:`iter_arrow` plus the template's field values by field name (empty without a template), read
+        from the same rows: what varies from prompt to prompt, without the template's fixed text."""
+        for table in self._source.iter_tables(batch_size):
+            if table.num_rows:
+                prompts, completions = self._columns.select(table, self._source.description)
+                yield prompts, completions, self._columns.field_values(table, self._source.description)
 
     def iter_batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[ExampleBatch]:
         """Batches of examples as Python strings (the template applied).
