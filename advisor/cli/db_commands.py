@@ -13,6 +13,7 @@ import argparse
 import json
 
 from training_runs.store import Store
+from training_runs.store.store import export_format
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,12 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_url(init)
     init.set_defaults(handler=run_init)
 
-    stats = commands.add_parser("stats", help="count base models, tasks and runs")
+    # Reading commands never create a database, and work on a read-only one.
+    stats = commands.add_parser("stats", help="count base models, tasks and runs (of an existing database)")
     _add_url(stats)
     stats.add_argument("--json", action="store_true", help="print the counts as JSON")
     stats.set_defaults(handler=run_stats)
 
-    export = commands.add_parser("export", help="write all runs to a .csv or .parquet file")
+    export = commands.add_parser("export", help="write all runs of an existing database to a .csv or .parquet file")
     _add_url(export)
     export.add_argument("--out", required=True, metavar="FILE", help="output file; the suffix picks the format")
     export.set_defaults(handler=run_export)
@@ -51,7 +53,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    with Store.open(args.url) as store:
+    with Store.open(args.url, create=False) as store:
         stats = store.stats()
         where = store.display_url
     if args.json:
@@ -68,7 +70,8 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    with Store.open(args.url) as store:
+    export_format(args.out)  # a bad --out is refused before the database is opened
+    with Store.open(args.url, create=False) as store:
         n = store.export_runs(args.out)
     print(f"wrote {n} runs to {args.out}")
     return 0

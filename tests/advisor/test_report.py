@@ -106,3 +106,18 @@ def test_write_report_picks_the_format_by_suffix_and_rejects_an_unknown_one(tmp_
     with pytest.raises(ValueError, match=r"\.json, \.csv or \.md"):
         write_report(rec, tmp_path / "r.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json", "r.md"]  # no temp files left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_a_written_report_gets_the_permissions_the_umask_gives_a_plain_write(tmp_path, umask):
+    import os
+    import stat
+
+    rec = recommendation(forecast("a", 0.9, 0.8, 0.95, 0.4, 1))
+    previous = os.umask(umask)
+    try:
+        for name in ("r.json", "r.md", "r.csv"):
+            path = write_report(rec, tmp_path / name, PROFILE)
+            assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    finally:
+        os.umask(previous)

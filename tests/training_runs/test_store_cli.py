@@ -77,6 +77,8 @@ def test_without_any_url_the_database_lives_in_the_data_directory(tmp_path: Path
         (["db", "init", "--url", "postgresql+psycopg://u@127.0.0.1:1/x"],
          "advisor db: error: cannot connect to the database at postgresql+psycopg://u@127.0.0.1:1/x"),
         (["db", "export", "--url", "sqlite://", "--out", "runs.xlsx"], "advisor db: error: cannot export to runs.xlsx"),
+        (["db", "stats", "--url", "postgresql://u@localhost:abc/x"],
+         "advisor db: error: malformed database URL 'postgresql://u@localhost:abc/x': the port 'abc' is not a number"),
     ],
 )
 def test_bad_input_prints_one_error_line_and_returns_2(

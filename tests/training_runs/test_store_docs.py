@@ -11,6 +11,7 @@ MODULES = [
     "training_runs.store.store",
     "training_runs.store.study",
     "training_runs.store.engine",
+    "training_runs.store.files",
     "training_runs.store.migrate",
     "training_runs.store.orm",
     "models.registry",

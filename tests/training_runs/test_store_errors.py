@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,26 @@ def local_only_store(db_url: str) -> Iterator[Store]:  # noqa: F811
 def test_a_malformed_url_is_named_in_the_error() -> None:
     with pytest.raises(StoreError, match="malformed database URL 'not a url'"):
         Store.open("not a url")
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgresql://u@localhost:abc/advisor", "the port 'abc' is not a number from 1 to 65535"),
+        ("postgresql://u@localhost:/advisor", "the port '' is not a number from 1 to 65535"),
+        ("postgresql://u@[::1]:5x/advisor", "the port '5x' is not a number from 1 to 65535"),
+        ("postgresql://u@localhost:99999/advisor", "the port 99999 is not a number from 1 to 65535"),
+    ],
+)
+def test_a_port_that_is_not_a_port_number_is_named_in_the_error(url: str, message: str) -> None:
+    with pytest.raises(StoreError, match=f"^malformed database URL '.*': {re.escape(message)}$"):
+        Store.open(url)
+
+
+def test_a_malformed_url_does_not_show_its_password() -> None:
+    with pytest.raises(StoreError) as excinfo:
+        Store.open("postgresql://u:s3cret@localhost:abc/advisor")
+    assert "s3cret" not in str(excinfo.value) and "u:***@localhost:abc" in str(excinfo.value)
 
 
 def test_an_unknown_database_dialect_is_named_in_the_error() -> None:

@@ -11,7 +11,10 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import platformdirs
 from sqlalchemy import create_engine, event
@@ -33,22 +36,44 @@ def default_data_dir() -> Path:
 
 
 def resolve_url(url: str | None = None) -> URL:
-    """Parse the database URL to use; a malformed one raises :class:`StoreError` naming it."""
+    """Parse the database URL to use; a malformed one (a port that is not a number...) raises
+    :class:`StoreError` naming it."""
     if url is None:
         url = os.environ.get("ADVISOR_DB_URL") or None
     if url is None:
         return make_url(f"sqlite:///{default_data_dir() / DEFAULT_DB_FILE}")
+    expected = (
+        "expected an SQLAlchemy URL such as "
+        "'sqlite:///path/to/advisor.db' or 'postgresql+psycopg://user:password@host:5432/dbname'"
+    )
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
+        raise StoreError(f"malformed database URL {_mask_password(url)!r}: {expected}") from exc
+    except ValueError as exc:  # SQLAlchemy reads the port with int()
+        port = _raw_port(url)
         raise StoreError(
-            f"malformed database URL {url!r}: expected an SQLAlchemy URL such as "
-            "'sqlite:///path/to/advisor.db' or 'postgresql+psycopg://user:password@host:5432/dbname'"
+            f"malformed database URL {_mask_password(url)!r}: the port {port!r} is not a number from 1 to 65535"
         ) from exc
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise StoreError(
+            f"malformed database URL {display_url(parsed)!r}: the port {parsed.port} is not a number from 1 to 65535"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         # The postgres extra installs psycopg 3; SQLAlchemy's default PostgreSQL driver is psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def _mask_password(url: str) -> str:
+    """``url`` with the password of ``scheme://user:password@host`` replaced by ``***`` (for messages)."""
+    return re.sub(r"^([^:/]+://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _raw_port(url: str) -> str:
+    """The text after the host's colon in ``url`` (what SQLAlchemy failed to read as a port)."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    return host.rsplit("]", 1)[-1].rpartition(":")[2]
 
 
 def display_url(url: URL) -> str:
@@ -64,15 +89,51 @@ def sqlite_path(url: URL) -> Path | None:
     if database in ("", ":memory:") or database.startswith("file::memory:"):
         return None
     if database.startswith("file:"):  # URI form: sqlite:///file:path?mode=ro&uri=true
-        database = database[len("file:") :].split("?", 1)[0]
+        database = unquote(database[len("file:") :].split("?", 1)[0])
     return Path(database)
 
 
-def prepare_location(url: URL) -> None:
-    """Create the directory of a SQLite file; an unwritable location raises :class:`StoreError`."""
+@dataclass(frozen=True)
+class Location:
+    """Where to connect: the URL to use and whether the database can only be read.
+
+    ``url`` is the given one, or for a SQLite file that cannot be written (a read-only file, folder or
+    mount) the same file opened read-only; ``read_only_reason`` then says why.
+    """
+
+    url: URL
+    read_only_reason: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+
+def prepare_location(url: URL, *, create: bool = True) -> Location:
+    """Check where the database lives before connecting, and pick how to open it.
+
+    A SQLite file that exists but cannot be written is opened read-only (reading works; writing raises
+    :class:`StoreError`). A missing file is created (its folder too) only when ``create`` is true; else,
+    or when the location is unwritable, :class:`StoreError` names the problem. Servers and in-memory
+    databases pass through.
+    """
     path = sqlite_path(url)
-    if path is None or url.query.get("mode") == "ro":
-        return
+    if path is None:
+        return Location(url)
+    where = display_url(url)
+    if not path.exists() and (not create or url.query.get("mode") == "ro"):
+        raise StoreError(
+            f"no database at {where}: the file {path} does not exist "
+            "(create it with `advisor db init`, or name an existing one with --url or ADVISOR_DB_URL)"
+        )
+    if url.query.get("mode") == "ro":
+        return Location(url, "the URL asks for mode=ro")
+    if path.exists():
+        unwritable = next((p for p in (path, path.parent) if not os.access(p, os.W_OK)), None)
+        if unwritable is None:
+            return Location(url)
+        what = "the file" if unwritable == path else "its folder"
+        return Location(read_only_url(url, path), f"{what} {unwritable} is not writable")
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -81,12 +142,18 @@ def prepare_location(url: URL) -> None:
             f"cannot create the database directory {directory}: {exc.strerror or exc} "
             "(choose a writable location with --url, ADVISOR_DB_URL or ADVISOR_DATA_DIR)"
         ) from exc
-    target = path if path.exists() else directory
-    if not os.access(target, os.W_OK):
+    if not os.access(directory, os.W_OK):
         raise StoreError(
-            f"the database location {target} is read-only "
+            f"the database location {directory} is read-only "
             "(choose a writable location with --url, ADVISOR_DB_URL or ADVISOR_DATA_DIR)"
         )
+    return Location(url)
+
+
+def read_only_url(url: URL, path: Path) -> URL:
+    """The SQLite URI of ``path`` opened read-only (SQLite then never writes it, nor a journal beside it)."""
+    query = {**url.query, "mode": "ro", "uri": "true"}
+    return url.set(database="file:" + quote(str(path.resolve())), query=query)
 
 
 def make_engine(url: URL) -> Engine:

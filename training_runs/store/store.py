@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -34,6 +32,7 @@ from models.registry import BaseModelInfo, load_registry, lookup
 from training_runs.errors import DuplicateRunError, RunValidationError, StoreError
 from training_runs.store import engine as engines
 from training_runs.store import migrate
+from training_runs.store.files import staged_file
 from training_runs.store.orm import (
     CATALOG_STATUSES,
     RUN_KINDS,
@@ -129,9 +128,12 @@ class Store:
         [['my-task', 'phi-2', 'local']]
     """
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, *, display_url: str | None = None,
+                 read_only_reason: str | None = None) -> None:
         self._engine = engine
         self._url = url
+        self._display_url = display_url or engines.display_url(url)
+        self._read_only_reason = read_only_reason
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Writers take SQLite's write lock when they begin, so two writers wait for each other instead of
         # one failing with "database is locked" when it upgrades a read lock (no effect on other backends).
@@ -142,25 +144,37 @@ class Store:
 
     # ------------------------------------------------------------------ opening and closing
     @classmethod
-    def open(cls, url: str | None = None) -> "Store":
-        """Open (creating and upgrading as needed) the database at ``url``.
+    def open(cls, url: str | None = None, *, create: bool = True) -> "Store":
+        """Open the database at ``url``, upgrading its schema to the newest revision.
 
         ``None`` means ``ADVISOR_DB_URL``, else ``advisor.db`` in the user data directory
-        (``ADVISOR_DATA_DIR`` overrides it). The schema is upgraded to the newest revision; a database
-        made by a newer finetune-advisor raises :class:`training_runs.errors.SchemaVersionError`.
-        Malformed URLs, unreachable servers and read-only locations raise :class:`StoreError`.
+        (``ADVISOR_DATA_DIR`` overrides it). With ``create`` (the default) a missing database is created;
+        without it (reading commands) a missing one, or one without the schema, raises :class:`StoreError`
+        and nothing is created. A SQLite file that cannot be written (read-only file, folder or mount) is
+        opened read-only: reading works, writing raises :class:`StoreError` (see :attr:`read_only`).
+        A database made by a newer finetune-advisor raises :class:`training_runs.errors.SchemaVersionError`.
+        Malformed URLs and unreachable servers raise :class:`StoreError`.
+
+        Example:
+            >>> Store.open("sqlite:////no/such/folder/advisor.db", create=False)
+            Traceback (most recent call last):
+            ...
+            training_runs.errors.StoreError: no database at sqlite:////no/such/folder/advisor.db: ...
         """
         parsed = engines.resolve_url(url)
-        engines.prepare_location(parsed)
-        engine = engines.make_engine(parsed)
         where = engines.display_url(parsed)
+        location = engines.prepare_location(parsed, create=create)
+        engine = engines.make_engine(location.url)
         try:
-            with engine.connect():
-                pass
+            with engine.connect() as connection:
+                found = migrate.current_revision(connection)
         except DBAPIError as exc:
             engine.dispose()
+            if location.read_only:
+                raise _translate(exc, where, "cannot read") from exc
             raise StoreError(f"cannot connect to the database at {where}: {_reason(exc)}") from exc
         try:
+            _check_openable(found, where, create=create, read_only_reason=location.read_only_reason)
             migrate.upgrade(engine, where)
         except DBAPIError as exc:
             engine.dispose()
@@ -168,7 +182,7 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, parsed)
+        return cls(engine, location.url, display_url=where, read_only_reason=location.read_only_reason)
 
     @property
     def url(self) -> str:
@@ -177,8 +191,13 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        """The database URL with any password masked."""
-        return engines.display_url(self._url)
+        """The database URL as given, with any password masked."""
+        return self._display_url
+
+    @property
+    def read_only(self) -> bool:
+        """True when the database was opened read-only (a SQLite file that cannot be written)."""
+        return self._read_only_reason is not None
 
     @property
     def backend(self) -> str:
@@ -206,6 +225,9 @@ class Store:
     @contextmanager
     def _unit_of_work(self, doing: str, *, write: bool = False) -> Iterator[Session]:
         """One session and one transaction; database errors become :class:`StoreError`."""
+        if write and self._read_only_reason is not None:
+            raise StoreError(f"the database at {self.display_url} is read-only ({self._read_only_reason}): "
+                             f"cannot {doing} in it")
         sessions = self._write_sessions if write else self._sessions
         try:
             with sessions.begin() as session:
@@ -595,37 +617,44 @@ class Store:
     def export_runs(self, path: str | Path) -> int:
         """Write all runs to ``path`` as CSV or Parquet (chosen by the suffix); returns the number of rows.
 
-        The file is written to a temporary name first and renamed, so a failure leaves no partial file.
-        ``hyperparameters`` and ``metrics`` are written as JSON text.
+        The file is written to a temporary name first and renamed, so a failure leaves no partial file;
+        a new file's permissions follow the umask. ``hyperparameters`` and ``metrics`` are written as JSON text.
         """
         path = Path(path)
-        fmt = EXPORT_FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise StoreError(
-                f"cannot export to {path.name}: unknown suffix {path.suffix or '(none)'!r}; use .csv or .parquet"
-            )
-        if not path.parent.is_dir():
-            raise StoreError(f"cannot export to {path}: the directory {path.parent} does not exist")
+        fmt = export_format(path)
         frame = self.runs_frame()
         for column in ("hyperparameters", "metrics"):
             frame[column] = frame[column].map(lambda d: json.dumps(d, sort_keys=True))
         try:
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with staged_file(path) as staging:
+                if fmt == "csv":
+                    frame.to_csv(staging, index=False)
+                else:
+                    frame.to_parquet(staging, index=False)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        os.close(handle)
-        try:
-            if fmt == "csv":
-                frame.to_csv(tmp_name, index=False)
-            else:
-                frame.to_parquet(tmp_name, index=False)
-            os.replace(tmp_name, path)
-        except BaseException as exc:
-            Path(tmp_name).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
-            raise
         return len(frame)
+
+
+def export_format(path: str | Path) -> str:
+    """``csv`` or ``parquet``, the format :meth:`Store.export_runs` writes to ``path``; a suffix it cannot
+    write or a missing folder raises :class:`StoreError` (so a command can check before any work).
+
+    Example:
+        >>> export_format("/tmp/runs.parquet")
+        'parquet'
+    """
+    path = Path(path)
+    fmt = EXPORT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise StoreError(
+            f"cannot export to {path.name}: unknown suffix {path.suffix or '(none)'!r}; use .csv or .parquet"
+        )
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot export to {path}: the directory {path.parent} does not exist")
+    if path.is_dir():
+        raise StoreError(f"cannot export to {path}: it is a folder; give a file name ending in .csv or .parquet")
+    return fmt
 
 
 # ---------------------------------------------------------------------- helpers
@@ -633,6 +662,21 @@ def _reason(exc: DBAPIError) -> str:
     """The driver's message, first line only."""
     text = str(exc.orig) if exc.orig is not None else str(exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+
+
+def _check_openable(found: str | None, where: str, *, create: bool, read_only_reason: str | None) -> None:
+    """Refuse, before any write, to create a schema a reader did not ask for or to upgrade a read-only one."""
+    migrate.check_known(found, where)
+    if found is None and not create:
+        raise StoreError(
+            f"no finetune-advisor database at {where}: it holds no schema (create one with `advisor db init`)"
+        )
+    if read_only_reason is not None and found != migrate.head_revision():
+        needs = "its schema cannot be created" if found is None else (
+            f"its schema (revision {found}) cannot be upgraded to {migrate.head_revision()}, which this "
+            "finetune-advisor needs; upgrade it once where it is writable (`advisor db init --url ...`)"
+        )
+        raise StoreError(f"the database at {where} is read-only ({read_only_reason}), so {needs}")
 
 
 def _translate(exc: DBAPIError, where: str, doing: str) -> StoreError:
