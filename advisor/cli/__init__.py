@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "validate": "advisor.cli.finetune_commands",
     "serve": "advisor.cli.serve_commands",
     "evaluate-adapters": "advisor.cli.serve_commands",
+    "models": "advisor.cli.model_commands",
 }
 
 
