@@ -11,6 +11,13 @@ One background thread runs the scheduler loop; between two decode steps it
 5. samples the next tokens (greedy, or temperature/top-p with a per-request seed), streams them to each
    request's sink, and retires finished sequences.
 
+One tenant cannot break another's results: adapters are checked before they are queued for (the
+``AdapterCatalog``: config, files, shapes, rank, budget) and when read (finite weights); a row whose logits
+come out NaN or infinite (an adapter that overflows) fails alone with ``AdapterOutputError`` while the
+other rows of its batch go on; and the runner clears a KV-cache row before it is reused. A load that
+takes longer than ``adapter_load_timeout`` fails its requests (``AdapterLoadTimeoutError``) instead of
+holding them forever.
+
 ``policy="single"`` is the reference the benchmark compares against: one adapter at a time in the batch
 (what serving merged weights, or a server without mixed-adapter batching, amounts to). When the batch
 drains it switches to the adapter of the oldest waiting request; while other adapters' requests wait it
@@ -39,14 +46,20 @@ from dataclasses import dataclass, field
 
 import torch
 
-from training_runs.serve.adapters import AdapterDirectory, AdapterWeights, read_adapter
+from training_runs.serve.adapters import AdapterDirectory, AdapterManifest, AdapterWeights, read_adapter
 from training_runs.serve.cache import AdapterCache
+from training_runs.serve.catalog import AdapterCatalog
 from training_runs.serve.errors import (
+    AdapterFormatError,
+    AdapterLoadTimeoutError,
+    AdapterOutputError,
     EngineStoppedError,
     InvalidRequestError,
+    ModelOutputError,
     PromptTooLongError,
     ServeError,
     ServerBusyError,
+    TooManyPromptsError,
 )
 from training_runs.serve.lora import LoraSlots
 from training_runs.serve.runner import ModelRunner
@@ -63,7 +76,9 @@ class EngineConfig:
     ``max_seq_len`` bounds prompt plus generated tokens (it sizes the KV cache together with
     ``max_batch_size``); ``adapter_memory_bytes`` bounds the bytes of LoRA weights resident at once and
     ``max_adapters`` their number; ``max_concurrent_requests`` bounds running plus waiting sequences (more
-    are refused with ``ServerBusyError``, HTTP 429).
+    are refused with ``ServerBusyError``, HTTP 429; one request holding more is refused with
+    ``TooManyPromptsError``, HTTP 422); ``adapter_load_timeout`` is how many seconds the requests waiting
+    for an adapter to be read from disk wait at most.
     """
 
     max_batch_size: int = 32
@@ -75,12 +90,15 @@ class EngineConfig:
     max_prefill_tokens: int = 4096
     policy: str = "mixed"
     loader_threads: int = 2
+    adapter_load_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_seq_len", "max_adapters", "adapter_memory_bytes", "max_lora_rank",
                      "max_concurrent_requests", "max_prefill_tokens", "loader_threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.adapter_load_timeout > 0:
+            raise ValueError(f"adapter_load_timeout must be a positive number of seconds, got {self.adapter_load_timeout!r}")
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
 
@@ -188,6 +206,7 @@ class ServeEngine:
         self.slots = LoraSlots(model, num_slots=config.max_adapters + 1, max_rank=config.max_lora_rank)
         self.runner = ModelRunner(model, max_batch=config.max_batch_size, max_seq_len=config.max_seq_len)
         self.cache = AdapterCache(max_adapters=config.max_adapters, max_bytes=config.adapter_memory_bytes)
+        self.catalog = AdapterCatalog(adapters, check=self._check_manifest)
         self._reader = adapter_reader
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -197,7 +216,7 @@ class ServeEngine:
         self._waiting: deque[_Sequence] = deque()
         self._running: list[_Sequence] = []
         self._cancelled: set[int] = set()
-        self._loading: dict[str, Future] = {}
+        self._loading: dict[str, tuple[Future, float]] = {}  # name -> (read in progress, deadline)
         self._loaded_host: dict[str, AdapterWeights] = {}
         self._loader = ThreadPoolExecutor(max_workers=config.loader_threads, thread_name_prefix="adapter-loader")
         self._thread: threading.Thread | None = None
@@ -229,7 +248,10 @@ class ServeEngine:
         self._running.clear()
 
     def validate(self, request: GenerationRequest) -> None:
-        """Raise the ``ServeError`` that ``submit`` would raise for ``request`` (without queueing it)."""
+        """Raise the ``ServeError`` that ``submit`` would raise for ``request`` (without queueing it).
+
+        It looks the adapter's directory up on disk: call it off an event loop.
+        """
         if request.adapter is not None:
             self.adapters.resolve(request.adapter)
         n = len(request.prompt_ids)
@@ -241,6 +263,18 @@ class ServeEngine:
                 f"server's context limit of {self.config.max_seq_len} tokens; shorten the prompt or lower max_tokens",
                 param="max_tokens" if n < self.config.max_seq_len else "prompt",
             )
+
+    def check_adapter(self, name: str) -> None:
+        """Raise the ``ServeError`` that would fail requests for adapter ``name`` when it is loaded, if one is
+        known already: unsafe or unknown name, bad files, config, shapes, rank or size, or an earlier load
+        failure (each adapter's files are checked once per version of them; call it off an event loop)."""
+        problem = self.catalog.problem(self.adapters.resolve(name).name)
+        if problem is not None:
+            raise problem
+
+    def servable_adapters(self) -> list[str]:
+        """The adapters on disk that pass ``check_adapter``, sorted (call it off an event loop)."""
+        return self.catalog.servable()
 
     def submit(self, request: GenerationRequest, sink: Callable[[StreamEvent], None]) -> int:
         """Queue ``request``; ``sink`` receives its ``StreamEvent``s on the engine thread. Returns the request id.
@@ -256,6 +290,13 @@ class ServeEngine:
         """Queue several requests at once: all are accepted or none (429 counts them together)."""
         if self._stopping.is_set():
             raise EngineStoppedError("the server is shutting down")
+        if len(requests) > self.config.max_concurrent_requests:
+            raise TooManyPromptsError(
+                f"the request holds {len(requests)} prompts but this server runs at most "
+                f"{self.config.max_concurrent_requests} at once; send at most {self.config.max_concurrent_requests} "
+                "per request",
+                param="prompt",
+            )
         for request in requests:
             self.validate(request)
         with self._lock:
@@ -361,8 +402,13 @@ class ServeEngine:
 
     def _collect_loads(self) -> None:
         self._apply_cancellations()
-        for name, future in list(self._loading.items()):
+        now = time.perf_counter()
+        for name, (future, deadline) in list(self._loading.items()):
             if not future.done():
+                if now > deadline:  # the read goes on (a thread cannot be stopped) but nobody waits for it
+                    self._fail_waiting(name, AdapterLoadTimeoutError(
+                        f"adapter {name!r} was not read from disk within {self.config.adapter_load_timeout:g} s; "
+                        "retry later", param="model"))
                 continue
             del self._loading[name]
             try:
@@ -371,13 +417,36 @@ class ServeEngine:
                 self._loaded_host[name] = weights
                 self.adapter_loads += 1
             except Exception as exc:  # the error goes to every request waiting for this adapter
-                error = exc if isinstance(exc, ServeError) else ServeError(f"cannot load adapter {name!r}: {exc}")
-                for seq in [s for s in self._waiting if s.adapter == name]:
-                    self._waiting.remove(seq)
-                    self._finish(seq, "error", error)
+                if isinstance(exc, ServeError):
+                    error = exc
+                else:
+                    error = AdapterFormatError(f"cannot load adapter {name!r}: {type(exc).__name__}: {exc}", param="model")
+                self._remember_failure(name, error)
+                self._fail_waiting(name, error)
+
+    def _fail_waiting(self, name: str, error: ServeError) -> None:
+        for seq in [s for s in self._waiting if s.adapter == name]:
+            self._waiting.remove(seq)
+            self._finish(seq, "error", error)
+
+    def _remember_failure(self, name: str, error: ServeError) -> None:
+        """Keep a bad adapter out of /v1/models and fail its next requests at once (until its files change)."""
+        try:
+            self.catalog.remember(self.adapters.resolve(name).name, error)
+        except ServeError:
+            pass  # it vanished meanwhile: nothing to remember
+
+    def _check_manifest(self, manifest: AdapterManifest) -> None:
+        """The engine's part of an adapter's check: it fits the base model's layers, the rank and the budget."""
+        self.slots.check(manifest)
+        self.cache.check_fits(manifest.name, manifest.nbytes(self.runner.dtype.itemsize))
 
     def _load(self, name: str) -> AdapterWeights:
-        weights = self._reader(self.adapters.resolve(name), name=name, dtype=self.runner.dtype)
+        path = self.adapters.resolve(name)
+        problem = self.catalog.problem(path.name)  # the files may have changed since the request was validated
+        if problem is not None:
+            raise problem
+        weights = self._reader(path, name=name, dtype=self.runner.dtype)
         self.slots.check(weights)
         return weights
 
@@ -391,8 +460,9 @@ class ServeEngine:
         weights = self._loaded_host.get(name)
         if weights is None:
             if name not in self._loading:
-                self._loading[name] = self._loader.submit(self._load, name)
-                self._loading[name].add_done_callback(lambda _f: self._wake.set())
+                future = self._loader.submit(self._load, name)
+                future.add_done_callback(lambda _f: self._wake.set())
+                self._loading[name] = (future, time.perf_counter() + self.config.adapter_load_timeout)
             return None
         placed = self.cache.add(name, weights.nbytes)
         if placed is None:
@@ -461,6 +531,7 @@ class ServeEngine:
                 logits = self.runner.prefill(rows, [list(s.request.prompt_ids) for s in group])
             for seq in group:
                 seq.cache_len = len(seq.request.prompt_ids)
+            self._fail_non_finite(group, logits)
             self._emit(group, self._sample(group, logits))
 
     def _decode(self) -> None:
@@ -472,7 +543,22 @@ class ServeEngine:
         for seq in active:
             seq.cache_len += 1
         self.steps += 1
+        self._fail_non_finite(active, logits)
         self._emit(active, self._sample(active, logits))
+
+    def _fail_non_finite(self, seqs: Sequence[_Sequence], logits: torch.Tensor) -> None:
+        """A row whose logits hold NaN or infinity fails alone; the other rows of the batch are unaffected."""
+        finite = torch.isfinite(logits).all(dim=-1).tolist()
+        for seq, ok in zip(seqs, finite):
+            if ok or seq.finished is not None:
+                continue
+            seq.finished = "error"
+            if seq.adapter is not None:
+                seq.error = AdapterOutputError(
+                    f"adapter {seq.adapter!r} made the model compute NaN or infinite values for this prompt; its "
+                    "weights are unusable with this base model", param="model")
+            else:
+                seq.error = ModelOutputError("the base model computed NaN or infinite values for this prompt")
 
     def _sample(self, seqs: Sequence[_Sequence], logits: torch.Tensor) -> list[int]:
         chosen = logits.argmax(dim=-1).tolist()
@@ -480,12 +566,18 @@ class ServeEngine:
             params = seq.request.sampling
             if params.temperature <= 0 or seq.finished is not None:
                 continue
-            probs = torch.softmax(logits[i] / params.temperature, dim=-1)
-            if params.top_p < 1.0:
-                sorted_probs, order = probs.sort(descending=True)
-                keep = sorted_probs.cumsum(0) - sorted_probs < params.top_p  # always keeps the top token
-                probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_probs[keep])
-            chosen[i] = int(torch.multinomial(probs, 1, generator=seq.generator).item())
+            try:
+                # shifting by the maximum keeps a tiny temperature from overflowing to inf (and NaN probabilities)
+                row = logits[i]
+                probs = torch.softmax((row - row.max()) / params.temperature, dim=-1)
+                if params.top_p < 1.0:
+                    sorted_probs, order = probs.sort(descending=True)
+                    keep = sorted_probs.cumsum(0) - sorted_probs < params.top_p  # always keeps the top token
+                    probs = torch.zeros_like(probs).scatter_(0, order[keep], sorted_probs[keep])
+                chosen[i] = int(torch.multinomial(probs, 1, generator=seq.generator).item())
+            except RuntimeError as exc:  # this row cannot be sampled: it fails, the others go on
+                logger.exception("sampling request %d failed", seq.request_id)
+                seq.finished, seq.error = "error", ModelOutputError(f"sampling failed: {exc}")
         return chosen
 
     def _emit(self, seqs: Sequence[_Sequence], tokens: list[int]) -> None:

@@ -43,6 +43,20 @@ class AdapterFormatError(ServeError):
     code = "unsupported_adapter"
 
 
+class AdapterOutputError(AdapterFormatError):
+    """An adapter whose weights are finite made the model compute NaN or infinity for a prompt (HTTP 422)."""
+
+    code = "adapter_non_finite_output"
+
+
+class AdapterLoadTimeoutError(ServeError):
+    """Reading an adapter from disk took longer than the engine's load time limit (HTTP 503)."""
+
+    status = 503
+    error_type = "server_error"
+    code = "adapter_load_timeout"
+
+
 class AdapterTooLargeError(ServeError):
     """One adapter alone is larger than the adapter memory budget (HTTP 507)."""
 
@@ -65,6 +79,13 @@ class ServerBusyError(ServeError):
     code = "too_many_requests"
 
 
+class TooManyPromptsError(ServeError):
+    """One request holds more prompts than the server ever runs at once, so it can never be admitted (HTTP 422)."""
+
+    status = 422
+    code = "too_many_prompts"
+
+
 class RequestTooLargeError(ServeError):
     """The request body is larger than the configured limit (HTTP 413)."""
 
@@ -78,6 +99,14 @@ class AuthenticationError(ServeError):
     status = 401
     error_type = "authentication_error"
     code = "invalid_api_key"
+
+
+class ModelOutputError(ServeError):
+    """The base model itself computed NaN or infinity for a prompt (HTTP 500: the server's model is at fault)."""
+
+    status = 500
+    error_type = "server_error"
+    code = "non_finite_output"
 
 
 class UnsupportedModelError(ServeError):

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from training_runs.serve.adapters import AdapterWeights
+from training_runs.serve.adapters import AdapterManifest, AdapterWeights, ModuleLora
 from training_runs.serve.errors import AdapterFormatError
 
 
@@ -101,24 +101,27 @@ class LoraSlots:
             raise ValueError(f"no linear layers found under {layers_prefix!r} to apply LoRA adapters to")
         self._slot_modules: dict[int, set[str]] = {}
 
-    def check(self, weights: AdapterWeights) -> None:
-        """Raise ``AdapterFormatError`` if ``weights`` cannot be installed (unknown layer, shape, rank)."""
-        if weights.rank > self.max_rank:
+    def check(self, adapter: AdapterWeights | AdapterManifest) -> None:
+        """Raise ``AdapterFormatError`` if ``adapter`` (its weights, or just its manifest) cannot be installed:
+        a rank above ``max_rank``, a module that is not a wrapped linear layer, or shapes of another model."""
+        if adapter.rank > self.max_rank:
             raise AdapterFormatError(
-                f"adapter {weights.name!r} has LoRA rank {weights.rank}, above the server's max LoRA rank "
+                f"adapter {adapter.name!r} has LoRA rank {adapter.rank}, above the server's max LoRA rank "
                 f"{self.max_rank} (start the server with a larger --max-lora-rank)"
             )
-        for module, (a, b) in weights.modules.items():
+        for module, pair in adapter.modules.items():
+            a_shape, b_shape = (pair.a_shape, pair.b_shape) if isinstance(pair, ModuleLora) else (
+                tuple(pair[0].shape), tuple(pair[1].shape))
             layer = self.layers.get(module)
             if layer is None:
                 raise AdapterFormatError(
-                    f"adapter {weights.name!r} targets {module!r}, which is not a linear layer of the base model "
+                    f"adapter {adapter.name!r} targets {module!r}, which is not a linear layer of the base model "
                     "(was it trained on another base model?)"
                 )
-            if a.shape[1] != layer.in_features or b.shape[0] != layer.out_features:
+            if a_shape[1] != layer.in_features or b_shape[0] != layer.out_features:
                 raise AdapterFormatError(
-                    f"adapter {weights.name!r}: {module!r} expects [{layer.out_features} x {layer.in_features}] but "
-                    f"the adapter has lora_A {tuple(a.shape)} and lora_B {tuple(b.shape)} (another base model?)"
+                    f"adapter {adapter.name!r}: {module!r} expects [{layer.out_features} x {layer.in_features}] but "
+                    f"the adapter has lora_A {a_shape} and lora_B {b_shape} (another base model?)"
                 )
 
     def install(self, slot: int, weights: AdapterWeights) -> None:

@@ -13,6 +13,13 @@ re-padding anyone's cache:
   the next-token logits;
 - ``move_row(src, dst)`` keeps the running rows contiguous when a sequence finishes.
 
+A decode step attends over ``[:max(lengths) + 1]`` of every row, so a shorter row reads positions past
+its own length. They are masked, but a mask gives them weight 0 and ``0 x NaN`` is NaN: whatever a
+previous occupant of the row left there (the keys of an adapter that overflowed) would poison the next
+sequence. So a row's positions past its length are kept at zero: ``prefill`` clears what a previous
+sequence left in the rows it reuses (and stores zeros for the padding), ``move_row`` copies the whole
+used span. ``filled[row]`` is how far a row may hold anything but zeros.
+
 It uses only the model's sub-modules, so it works the same across transformers versions.
 
 Example:
@@ -76,6 +83,7 @@ class ModelRunner:
         shape = (max_batch, self.num_kv_heads, max_seq_len, self.head_dim)
         self.keys = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
         self.values = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
+        self.filled = [0] * max_batch  # positions [filled[row]:] of a row hold zeros
 
     def kv_cache_bytes(self) -> int:
         """Device memory held by the KV cache."""
@@ -99,13 +107,20 @@ class ModelRunner:
         valid_keys = positions < length_t.unsqueeze(1)  # [n, width]
         mask = (causal.unsqueeze(0) & valid_keys.unsqueeze(1)).unsqueeze(1)  # [n, 1, q, k]
         row_t = torch.tensor(list(rows), dtype=torch.long, device=self.device)
+        stale = max(self.filled[row] for row in rows)  # what earlier sequences may have left in these rows
+        keep = valid_keys.view(len(prompts), 1, width, 1)
 
         def write(layer_index: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            self.keys[layer_index][row_t, :, :width] = k
-            self.values[layer_index][row_t, :, :width] = v
+            k, v = torch.where(keep, k, 0), torch.where(keep, v, 0)  # padding stores zeros, not pad-token keys
+            for cache, new in ((self.keys[layer_index], k), (self.values[layer_index], v)):
+                if stale > width:
+                    cache[row_t, :, width:stale] = 0
+                cache[row_t, :, :width] = new
             return k, v
 
         hidden = self._forward(ids, positions, mask, write)
+        for row, length in zip(rows, lengths):
+            self.filled[row] = length
         last = hidden[torch.arange(len(prompts), device=self.device), length_t - 1]
         return self.model.lm_head(last).float()
 
@@ -130,14 +145,21 @@ class ModelRunner:
             return keys[:n, :, :span], values[:n, :, :span]
 
         hidden = self._forward(ids, positions, mask, write)
+        for row, length in enumerate(lengths):
+            self.filled[row] = max(self.filled[row], length + 1)
         return self.model.lm_head(hidden[:, -1]).float()
 
     def move_row(self, src: int, dst: int, length: int) -> None:
-        """Copy the first ``length`` cached positions of row ``src`` to row ``dst``."""
-        if src == dst or length <= 0:
+        """Copy the first ``length`` cached positions of row ``src`` to row ``dst`` (and clear what ``dst`` held
+        beyond them)."""
+        if src == dst:
+            return
+        span = max(length, self.filled[src], self.filled[dst])
+        if span <= 0:
             return
         for cache in (*self.keys, *self.values):
-            cache[dst, :, :length].copy_(cache[src, :, :length])
+            cache[dst, :, :span].copy_(cache[src, :, :span])
+        self.filled[dst] = max(length, self.filled[src])
 
     def _forward(self, ids, positions, mask, write) -> torch.Tensor:
         hidden = self.decoder.embed_tokens(ids)
