@@ -1,34 +1,45 @@
 """Record sources: stream a dataset's raw columns as Arrow tables, in bounded memory.
 
-One class per kind of input (JSON Lines, CSV, Parquet, a JSON array, an in-memory Arrow table, a
-Hugging Face dataset). Each knows its column names before reading the data, yields tables of at most
-``batch_size`` rows, and reports problems as :class:`~tasks.errors.DatasetError` with a line
-number where there is one.
+One class per kind of input (JSON Lines, CSV/TSV, Parquet, an in-memory Arrow table, a Hugging Face
+dataset; a JSON array is read into an Arrow table). Each knows its column names before reading the data,
+yields tables of at most ``batch_size`` rows, and reports problems as :class:`~tasks.errors.DatasetError`
+naming the file and, where there is one, the line. Text formats may be gzip-compressed (``.csv.gz``,
+``.jsonl.gz`` ...): they are decompressed as they are read.
+
+Every file source applies :class:`~tasks.limits.ReadLimits` before a parser sees the bytes: a JSON line or
+a CSV row over ``max_row_bytes``, or JSON nested deeper than ``max_json_depth``, is refused with the line.
 """
 from __future__ import annotations
 
-import csv
+import gzip
 import hashlib
 import io
 import json
 import os
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import IO, Any, Iterator, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from tasks.errors import DatasetError
+from tasks.formats import BINARY_KINDS, BOM, GZIP_MAGIC, PARQUET_MAGIC, FileFormat, file_format, sniff, sniff_file
+from tasks.limits import ReadLimits
+from tasks.scans import count_lines, first_long_line, last_line_end, scan_json_depth
 
-#: Bytes read per JSON Lines chunk (chunks end on a newline, so memory stays bounded).
+#: Bytes read per JSON Lines chunk (chunks end on a line end, so memory stays bounded).
 CHUNK_BYTES = 8 << 20
 #: Files up to this size are fingerprinted by a full content hash; larger ones by size, mtime and samples.
 FULL_HASH_MAX_BYTES = 64 << 20
 _SAMPLE_BYTES = 1 << 20
-_BOM = b"\xef\xbb\xbf"
+#: CSV blocks hold at least one whole row of the largest allowed size plus this much.
+_CSV_BLOCK_MARGIN = 1 << 16
 
 
 class RecordSource(Protocol):
@@ -65,79 +76,86 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _sniff(path: Path) -> str | None:
-    """A guess at what a file really holds, from its first bytes (for 'not what its suffix says')."""
-    with path.open("rb") as f:
-        head = f.read(4096)
-    if head.startswith(b"PAR1"):
-        return "Parquet"
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip-compressed"
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive (e.g. an Excel workbook)"
-    if b"\x00" in head:
-        return "binary"
-    stripped = head.lstrip(_BOM).lstrip()
-    if stripped.startswith(b"{") or stripped.startswith(b"["):
-        return "JSON"
-    return None
+@dataclass
+class _FileInput:
+    """Fields every file source shares: where the bytes are, how to open them, what errors call the file."""
 
+    path: Path
+    gzip: bool = False
+    #: How messages name the file (default: the path); ``<stdin>`` for standard input.
+    display: str | None = None
+    limits: ReadLimits = field(default_factory=ReadLimits.from_env)
+    #: Set by TaskData: the columns it reads (the others need not be parsed into values).
+    needed: list[str] | None = None
+    #: Something that must live as long as the source (the temporary copy of standard input).
+    keep_alive: Any = field(default=None, repr=False)
 
-def _is_json(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), (dict, list))
-    except json.JSONDecodeError:
-        return line.strip() in ("[", "{")
+    @property
+    def description(self) -> str:
+        return self.display or str(self.path)
 
+    def _open(self) -> IO[bytes]:
+        return gzip.open(self.path, "rb") if self.gzip else self.path.open("rb")
 
-def _utf8_error(path: Path, exc: UnicodeDecodeError, chunk: bytes, first_line: int) -> DatasetError:
-    line = first_line + chunk.count(b"\n", 0, exc.start)
-    return DatasetError(
-        f"{path}: line {line}: bytes that are not valid UTF-8 text ({exc.reason}); re-save the file as UTF-8"
-    )
+    def _read(self, f: IO[bytes], size: int) -> bytes:
+        try:
+            return f.read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not self.gzip:
+                raise
+            raise DatasetError(f"{self.description}: truncated or corrupt gzip data ({exc})") from None
 
+    def _fingerprint(self, kind: str) -> str:
+        return f"{kind}:" + file_fingerprint(self.path)
 
-def _check_utf8_file(path: Path) -> None:
-    """Find the first undecodable byte of a file and raise with its line (used when Arrow rejects one)."""
-    line = 1
-    with path.open("rb") as f:
-        for chunk in _line_chunks(f):
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _utf8_error(path, exc, chunk, line) from None
-            line += chunk.count(b"\n")
+    def _utf8_error(self, exc: UnicodeDecodeError, chunk: bytes, first_line: int) -> DatasetError:
+        line = first_line + count_lines(chunk[: exc.start])
+        return DatasetError(
+            f"{self.description}: line {line}: bytes that are not valid UTF-8 text ({exc.reason}); "
+            "re-save the file as UTF-8"
+        )
 
+    def _line_chunks(self, size: int) -> Iterator[tuple[int, bytes]]:
+        """(first line number, chunk) pairs: chunks of about ``size`` bytes that end on a line end (except
+        the last), with no line over the row limit (checked before the chunk is yielded)."""
+        limit = self.limits.max_row_bytes
+        line, rest, first = 1, b"", True
+        with self._open() as f:
+            while True:
+                block = self._read(f, size)
+                if first:
+                    block = block[len(BOM):] if block.startswith(BOM) else block
+                    first = False
+                if not block:
+                    if rest:
+                        self._check_line_lengths(rest, line)
+                        yield line, rest
+                    return
+                block = rest + block
+                cut = last_line_end(block)
+                if cut < 0:
+                    if len(block) > limit:
+                        raise self._long_line_error(line)
+                    rest = block
+                    continue
+                chunk, rest = block[:cut], block[cut:]
+                self._check_line_lengths(chunk, line)
+                if len(rest) > limit:
+                    raise self._long_line_error(line + count_lines(chunk))
+                yield line, chunk
+                line += count_lines(chunk)
 
-def _line_chunks(f: io.BufferedReader, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Read ``f`` in chunks of about ``size`` bytes that end on a newline (except the last)."""
-    rest = b""
-    first = True
-    while True:
-        block = f.read(size)
-        if first:
-            block = block[len(_BOM):] if block.startswith(_BOM) else block
-            first = False
-        if not block:
-            if rest:
-                yield rest
-            return
-        block = rest + block
-        cut = block.rfind(b"\n")
-        if cut < 0:
-            rest = block
-            continue
-        yield block[: cut + 1]
-        rest = block[cut + 1 :]
+    def _check_line_lengths(self, chunk: bytes, first_line: int) -> None:
+        at = first_long_line(chunk, self.limits.max_row_bytes)
+        if at is not None:
+            raise self._long_line_error(first_line + count_lines(chunk[:at]))
 
-
-def _split(table: pa.Table, batch_size: int) -> Iterator[pa.Table]:
-    for start in range(0, table.num_rows, batch_size):
-        yield table.slice(start, batch_size)
+    def _long_line_error(self, line: int) -> DatasetError:
+        return DatasetError(f"{self.description}: line {line} is longer than {self.limits.row_limit_hint()}")
 
 
 @dataclass
-class JsonLinesSource:
+class JsonLinesSource(_FileInput):
     """A JSON Lines file (one JSON object per line), parsed by Arrow chunk by chunk.
 
     Example:
@@ -146,17 +164,15 @@ class JsonLinesSource:
         ['sentence', 'label']
     """
 
-    path: Path
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.description = str(self.path)
         first = next(self._tables(CHUNK_BYTES // 8), None)
         self.columns = list(first.column_names) if first is not None else []
 
     def fingerprint(self) -> str:
-        return "jsonl:" + file_fingerprint(self.path)
+        return self._fingerprint("jsonl")
 
     def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
         seen: list[str] = list(self.columns)
@@ -168,43 +184,52 @@ class JsonLinesSource:
         self.columns = seen
 
     def _tables(self, chunk_size: int) -> Iterator[pa.Table]:
-        line = 1
-        with self.path.open("rb") as f:
-            for chunk in _line_chunks(f, chunk_size):
-                try:
-                    chunk.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise _utf8_error(self.path, exc, chunk, line) from None
-                table = self._parse(chunk, line)
-                line += chunk.count(b"\n")
-                if table.num_rows:
-                    yield table
+        for line, chunk in self._line_chunks(chunk_size):
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._utf8_error(exc, chunk, line) from None
+            scan = scan_json_depth(chunk, self.limits.max_json_depth, per_line=True)
+            if scan.too_deep_at is not None:
+                at = line + count_lines(chunk[: scan.too_deep_at])
+                raise DatasetError(f"{self.description}: line {at}: {self.limits.depth_hint()}")
+            # A line the scan saw to be malformed goes straight to the line-by-line parser, which stops there.
+            table = self._parse(chunk, line) if scan.malformed_at is None else self._parse_lines(chunk, line)
+            if table.num_rows:
+                yield table
 
     def _parse(self, chunk: bytes, first_line: int) -> pa.Table:
         try:
             return pajson.read_json(io.BytesIO(chunk), read_options=pajson.ReadOptions(block_size=len(chunk) + 1))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-        # Arrow refused the chunk: parse it line by line to name the bad line, or to accept values
-        # whose JSON type changes between rows (e.g. a label that is 1 here and "yes" there).
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            # Arrow refused the chunk: parse it line by line to name the bad line, or to accept values
+            # whose JSON type changes between rows (e.g. a label that is 1 here and "yes" there).
+            return self._parse_lines(chunk, first_line)
+
+    def _parse_lines(self, chunk: bytes, first_line: int) -> pa.Table:
         rows: list[dict[str, Any]] = []
-        for i, raw in enumerate(chunk.split(b"\n")):
+        lines: list[int] = []
+        for i, raw in enumerate(chunk.splitlines()):
             if not raw.strip():
                 continue
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
                 hint = self._not_jsonl_hint() if first_line + i == 1 else ""
-                raise DatasetError(f"{self.path}: line {first_line + i}: malformed JSON ({exc.msg}){hint}") from None
+                raise DatasetError(f"{self.description}: line {first_line + i}: malformed JSON ({exc.msg}){hint}") from None
+            except RecursionError:  # the depth scan stops this first; kept as a second guard
+                raise DatasetError(f"{self.description}: line {first_line + i}: {self.limits.depth_hint()}") from None
             if not isinstance(obj, dict):
                 raise DatasetError(
-                    f"{self.path}: line {first_line + i}: expected a JSON object per line, found {type(obj).__name__}"
+                    f"{self.description}: line {first_line + i}: expected a JSON object per line, "
+                    f"found {type(obj).__name__}"
                 )
-            rows.append({k: _jsonish_text(v) for k, v in obj.items()})
-        return pa.Table.from_pylist(rows)
+            rows.append(obj)
+            lines.append(first_line + i)
+        return rows_to_table(rows, lines, "line", self.description, self.needed)
 
     def _not_jsonl_hint(self) -> str:
-        kind = _sniff(self.path)
+        kind = sniff_file(self.path, self.gzip)
         if kind == "JSON":
             return ""
         return f"; the file looks like {kind or 'plain text or CSV'}, not JSON Lines"
@@ -221,58 +246,289 @@ def _jsonish_text(v: Any) -> Any:
     return str(v)
 
 
-@dataclass
-class CsvSource:
-    """A CSV (or TSV) file, streamed by Arrow; every column is read as text, exactly as written."""
+def rows_to_table(
+    rows: list[dict[str, Any]],
+    numbers: list[int],
+    unit: str,
+    where: str,
+    needed: list[str] | None,
+    errors: dict[str, DatasetError] | None = None,
+) -> pa.Table:
+    """Parsed JSON objects as an Arrow table, scalars as text (see :func:`_jsonish_text`).
 
-    path: Path
+    A column that cannot become one Arrow column (objects on one line and text on another, a lone UTF-16
+    surrogate) is an error naming the ``unit`` ("line", "element") and column when the column is
+    ``needed``; the values of columns not needed are not kept (they are nulls), so a bad column nobody
+    reads does no harm. With ``needed=None`` (the columns are not known yet) a bad column becomes nulls,
+    and its error goes into ``errors`` when that is given.
+    """
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        if not _is_text(name):
+            n = next(num for r, num in zip(rows, numbers) if name in r)
+            raise DatasetError(f"{where}: {unit} {n}: a key holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text")
+        if needed is not None and name not in needed:
+            columns[name] = pa.nulls(len(rows), pa.string())
+            continue
+        values = [_jsonish_text(r.get(name)) for r in rows]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
+            if needed is not None:
+                raise _column_error(values, numbers, unit, name, where, exc) from None
+            if errors is not None:
+                errors[name] = _column_error(values, numbers, unit, name, where, exc)
+            columns[name] = pa.nulls(len(rows), pa.string())
+    # No keys at all ({} on every line): as many rows as objects, as Arrow's own reader gives.
+    return pa.table(columns) if columns else pa.table({"": pa.nulls(len(rows))}).select([])
+
+
+def _is_text(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _has_surrogate(v: Any) -> bool:
+    if isinstance(v, str):
+        return not _is_text(v)
+    if isinstance(v, dict):
+        return any(_has_surrogate(k) or _has_surrogate(x) for k, x in v.items())
+    if isinstance(v, list):
+        return any(_has_surrogate(x) for x in v)
+    return False
+
+
+def _kind(v: Any) -> str:
+    return "a JSON object" if isinstance(v, dict) else "a JSON list" if isinstance(v, list) else "text"
+
+
+def _column_error(values: list[Any], numbers: list[int], unit: str, name: str, where: str, exc: Exception) -> DatasetError:
+    first: tuple[str, int] | None = None
+    for v, n in zip(values, numbers):
+        if v is None:
+            continue
+        if _has_surrogate(v):
+            return DatasetError(
+                f"{where}: {unit} {n}: column '{name}' holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+                "without its pair), which is not text; fix or remove that escape"
+            )
+        kind = _kind(v)
+        if first is None:
+            first = (kind, n)
+        elif kind != first[0]:
+            return DatasetError(
+                f"{where}: {unit} {n}: column '{name}' holds {kind} here but {first[0]} on {unit} {first[1]}; "
+                f"a column must hold the same kind of value on every {unit} (text or numbers for the prompt and "
+                "completion)"
+            )
+    return DatasetError(f"{where}: column '{name}' holds JSON values of incompatible types ({_arrow_message(exc)})")
+
+
+@dataclass
+class CsvSource(_FileInput):
+    """A CSV (or TSV) file, streamed by Arrow; every column is read as text, exactly as written.
+
+    Rows end at ``\\n``, ``\\r\\n`` or a lone ``\\r``. Column names may repeat in the header, but a column
+    that is read must be named once. A row is read whole in one block of at least
+    ``limits.max_row_bytes`` (plus a margin), and a row over the limit is refused with its line.
+    """
+
     delimiter: str = ","
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.description = str(self.path)
-        kind = _sniff(self.path)
-        if kind in ("Parquet", "gzip-compressed", "a zip archive (e.g. an Excel workbook)", "binary"):
-            raise DatasetError(f"{self.path}: not a CSV file; it looks like {kind}")
-        with self.path.open("rb") as f:
-            head = f.readline(1 << 20)
+        if not self.gzip:
+            kind = sniff_file(self.path)
+            if kind in BINARY_KINDS:
+                raise DatasetError(f"{self.description}: not a CSV file; it looks like {kind}")
+        header = self._header_bytes()
+        if not header.strip():
+            raise DatasetError(f"{self.description}: the dataset is empty (no header line)")
         try:
-            text = head.decode("utf-8-sig")
+            header.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _utf8_error(self.path, exc, head, 1) from None
-        header = next(csv.reader([text], delimiter=self.delimiter), [])
-        if not header:
-            raise DatasetError(f"{self.path}: the dataset is empty (no header line)")
-        if kind == "JSON" and _is_json(text):
-            raise DatasetError(f"{self.path}: not a CSV file; it looks like JSON (use a .json or .jsonl suffix)")
-        self.columns = header
+            raise self._utf8_error(exc, header, 1) from None
+        if header.lstrip().startswith((b"{", b"[")) and _is_json(header):
+            raise DatasetError(f"{self.description}: not a CSV file; it looks like JSON (use a .json or .jsonl suffix)")
+        try:
+            names = pacsv.read_csv(
+                io.BytesIO(header),
+                read_options=pacsv.ReadOptions(block_size=len(header) + 1),
+                parse_options=self._parse_options(),
+            ).column_names
+        except pa.ArrowInvalid as exc:
+            raise DatasetError(f"{self.description}: malformed CSV header ({_arrow_message(exc)})") from None
+        self.columns = list(names)
+
+    def _parse_options(self) -> pacsv.ParseOptions:
+        return pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True)
+
+    def _header_bytes(self) -> bytes:
+        """The header row (BOM dropped): bytes up to the first line end outside double quotes."""
+        limit = self.limits.max_row_bytes
+        head = bytearray()
+        with self._open() as f:
+            while True:
+                block = self._read(f, 1 << 16 if len(head) < 1 << 20 else 1 << 20)
+                if not head and block.startswith(BOM):
+                    block = block[len(BOM):]
+                head += block
+                end = _first_row_end(head)
+                if end is not None:
+                    return bytes(head[:end])
+                if len(head) > limit:
+                    raise DatasetError(
+                        f"{self.description}: line 1 (the header) is longer than {self.limits.row_limit_hint()}"
+                    )
+                if not block:
+                    return bytes(head)
 
     def fingerprint(self) -> str:
-        return "csv:" + file_fingerprint(self.path)
+        return self._fingerprint("csv")
 
     def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
+        limit = self.limits.max_row_bytes
         convert = pacsv.ConvertOptions(
             column_types={c: pa.string() for c in self.columns}, strings_can_be_null=False, quoted_strings_can_be_null=False
         )
-        try:
+        rows_done = 0
+        with self._arrow_errors(lambda: rows_done):
+            stream = pa.input_stream(str(self.path), compression="gzip" if self.gzip else None)
             reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
+                stream,
+                read_options=pacsv.ReadOptions(block_size=max(CHUNK_BYTES, limit + _CSV_BLOCK_MARGIN)),
+                parse_options=self._parse_options(),
                 convert_options=convert,
             )
             for batch in reader:
-                yield from _split(pa.Table.from_batches([batch]), batch_size)
+                table = pa.Table.from_batches([batch])
+                if table.nbytes > limit and _max_row_bytes(table) > limit:
+                    raise self._long_row_error(rows_done)
+                rows_done += table.num_rows
+                yield from _split(table, batch_size)
+
+    @contextmanager
+    def _arrow_errors(self, rows_done: Any) -> Iterator[None]:
+        try:
+            yield
         except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                _check_utf8_file(self.path)
-            raise DatasetError(f"{self.path}: malformed CSV ({_arrow_message(exc)})") from None
+            text = str(exc)
+            if "straddl" in text:  # a row longer than a whole block
+                raise self._long_row_error(rows_done()) from None
+            if "utf8" in text.lower():
+                self._check_utf8_file()
+            raise DatasetError(f"{self.description}: malformed CSV ({_arrow_message(exc)})") from None
+        except OSError as exc:
+            if not self.gzip:
+                raise
+            raise DatasetError(f"{self.description}: truncated or corrupt gzip data ({exc})") from None
+
+    def _long_row_error(self, rows_done: int) -> DatasetError:
+        line = self._first_long_row_line()
+        if line is not None:
+            return DatasetError(
+                f"{self.description}: line {line}: a CSV row (or a quoted field that is never closed) longer than "
+                f"{self.limits.row_limit_hint()}"
+            )
+        return DatasetError(
+            f"{self.description}: a CSV row after data row {rows_done:,} (or a quoted field that is never closed) "
+            f"is longer than {self.limits.row_limit_hint()}"
+        )
+
+    def _first_long_row_line(self) -> int | None:
+        """The line where the first row longer than the limit starts, with rows split at line ends outside
+        double quotes (how a well-formed CSV file splits); None when no such row is found."""
+        limit = self.limits.max_row_bytes
+        offset, row_start, quotes_open = 0, 0, False
+        with self._open() as f:
+            while True:
+                block = self._read(f, CHUNK_BYTES)
+                if not block:
+                    return self._line_at(row_start) if offset - row_start > limit else None
+                buf = np.frombuffer(block, dtype=np.uint8)
+                quotes = np.flatnonzero(buf == ord('"'))
+                ends = np.flatnonzero((buf == ord("\n")) | (buf == ord("\r")))
+                outside = (np.searchsorted(quotes, ends) + quotes_open) % 2 == 0
+                row_ends = ends[outside] + offset
+                starts = np.concatenate(([row_start], row_ends[:-1] + 1))
+                long_rows = np.flatnonzero(row_ends - starts > limit)
+                if len(long_rows):
+                    return self._line_at(int(starts[long_rows[0]]))
+                if len(row_ends):
+                    row_start = int(row_ends[-1]) + 1
+                quotes_open = bool((len(quotes) + quotes_open) % 2)
+                offset += len(block)
+
+    def _line_at(self, offset: int) -> int:
+        line, done = 1, 0
+        with self._open() as f:
+            while done < offset:
+                block = self._read(f, min(CHUNK_BYTES, offset - done))
+                if not block:
+                    break
+                line += count_lines(block)
+                done += len(block)
+        return line
+
+    def _check_utf8_file(self) -> None:
+        """Find the first undecodable byte of the file and raise with its line (used when Arrow rejects one)."""
+        for line, chunk in self._line_chunks(CHUNK_BYTES):
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._utf8_error(exc, chunk, line) from None
+
+
+def _first_row_end(data: bytes | bytearray) -> int | None:
+    """The index just past the first line end of ``data`` outside double quotes, or None.
+
+    The header is short and is read once, so rescanning it as it grows costs little.
+    """
+    start, quotes = 0, 0
+    while True:
+        nl = data.find(b"\n", start)
+        cr = data.find(b"\r", start, nl if nl >= 0 else len(data))
+        end = cr if cr >= 0 else nl
+        if end < 0:
+            return None
+        quotes += data.count(b'"', start, end)
+        if quotes % 2 == 0:
+            return end + 1
+        start = end + 1
+
+
+def _max_row_bytes(table: pa.Table) -> int:
+    """The most bytes any row's values hold (delimiters and quotes not counted)."""
+    import pyarrow.compute as pc
+
+    total = None
+    for col in table.columns:
+        lengths = pc.binary_length(col)
+        total = lengths if total is None else pc.add(total, lengths)
+    return int(pc.max(total).as_py() or 0) if total is not None else 0
+
+
+def _is_json(head: bytes) -> bool:
+    line = head.decode("utf-8", errors="replace")
+    try:
+        return isinstance(json.loads(line), (dict, list))
+    except (json.JSONDecodeError, RecursionError):
+        return line.strip() in ("[", "{")
 
 
 def _arrow_message(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return msg[:300]
+
+
+def _split(table: pa.Table, batch_size: int) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, batch_size):
+        yield table.slice(start, batch_size)
 
 
 @dataclass
@@ -283,17 +539,33 @@ class ParquetSource:
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False, default=None)
     needed: list[str] | None = None
+    display: str | None = None
+    keep_alive: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.description = str(self.path)
+        self.description = self.display or str(self.path)
         try:
             pf = pq.ParquetFile(self.path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            kind = _sniff(self.path)
-            what = f"; it looks like {kind}" if kind else ""
-            raise DatasetError(f"{self.path}: not a Parquet file{what} ({_arrow_message(exc)})") from None
+        except (pa.ArrowException, OSError) as exc:
+            raise self._unreadable(exc) from None
         self.columns = list(pf.schema_arrow.names)
         self.n_rows = pf.metadata.num_rows
+
+    def _unreadable(self, exc: Exception) -> DatasetError:
+        with self.path.open("rb") as f:
+            head = f.read(4)
+            f.seek(max(0, os.path.getsize(self.path) - 4))
+            tail = f.read(4)
+        if head == PARQUET_MAGIC and tail != PARQUET_MAGIC:
+            return DatasetError(
+                f"{self.description}: a truncated Parquet file (it starts like Parquet but its footer is missing; "
+                "was the copy cut short?)"
+            )
+        if head == PARQUET_MAGIC:
+            return DatasetError(f"{self.description}: a corrupt Parquet file ({_arrow_message(exc)})")
+        kind = sniff(head)
+        what = f"; it looks like {kind}" if kind else ""
+        return DatasetError(f"{self.description}: not a Parquet file{what} ({_arrow_message(exc)})")
 
     def fingerprint(self) -> str:
         return "parquet:" + file_fingerprint(self.path)
@@ -303,16 +575,22 @@ class ParquetSource:
         try:
             for batch in pf.iter_batches(batch_size=batch_size, columns=self.needed):
                 yield pa.Table.from_batches([batch])
-        except pa.ArrowInvalid as exc:
-            raise DatasetError(f"{self.path}: unreadable Parquet data ({_arrow_message(exc)})") from None
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(f"{self.description}: unreadable Parquet data, the file is corrupt ({_arrow_message(exc)})") from None
 
 
 @dataclass
 class ArrowTableSource:
-    """Rows already in memory as an Arrow table (from a pandas DataFrame, a JSON array, a list of dicts)."""
+    """Rows already in memory as an Arrow table (from a pandas DataFrame, a JSON array, a list of dicts).
+
+    ``column_errors`` holds, by column, why a column could not be read (e.g. objects mixed with text in a
+    JSON array); it is raised only when that column is ``needed``.
+    """
 
     table: pa.Table
     description: str = "<in-memory table>"
+    column_errors: dict[str, DatasetError] = field(default_factory=dict)
+    needed: list[str] | None = None
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False)
 
@@ -331,6 +609,9 @@ class ArrowTableSource:
         return "table:" + h.hexdigest()
 
     def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
+        for name in self.needed or ():
+            if name in self.column_errors:
+                raise self.column_errors[name]
         yield from _split(self.table, batch_size)
 
 
@@ -376,81 +657,111 @@ class HFDatasetSource:
             yield pa.Table.from_pylist(rows)
 
 
-def json_array_source(path: Path) -> ArrowTableSource:
+def json_array_source(
+    path: Path, *, gzip: bool = False, display: str | None = None, limits: ReadLimits | None = None
+) -> ArrowTableSource:
     """A ``.json`` file holding one array of objects (or an object with one such array), loaded in memory.
 
     Use JSON Lines for files larger than memory. A ``.json`` file that is really JSON Lines is read as such
     by :func:`open_file`.
     """
+    where = display or str(path)
+    limits = limits or ReadLimits.from_env()
+    src = _FileInput(path, gzip=gzip, display=display, limits=limits)
+    with src._open() as f:
+        raw = src._read(f, -1)
+    raw = raw[len(BOM):] if raw.startswith(BOM) else raw
     try:
-        with path.open("rb") as f:
-            raw = f.read()
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _utf8_error(path, exc, raw, 1) from None
+        raise src._utf8_error(exc, raw, 1) from None
+    scan = scan_json_depth(raw, limits.max_json_depth, per_line=False)
+    if scan.too_deep_at is not None:
+        raise DatasetError(f"{where}: line {1 + count_lines(raw[: scan.too_deep_at])}: {limits.depth_hint()}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        kind = _sniff(path)
+        kind = sniff(raw[:4096])
         hint = f"; the file looks like {kind}" if kind not in (None, "JSON") else ""
-        raise DatasetError(f"{path}: line {exc.lineno} column {exc.colno}: malformed JSON ({exc.msg}){hint}") from None
+        raise DatasetError(f"{where}: line {exc.lineno} column {exc.colno}: malformed JSON ({exc.msg}){hint}") from None
+    except RecursionError:
+        raise DatasetError(f"{where}: {limits.depth_hint()}") from None
     if isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise DatasetError(f"{path}: expected a JSON array of objects (or an object holding one array); found keys {sorted(data)}")
+            raise DatasetError(f"{where}: expected a JSON array of objects (or an object holding one array); found keys {sorted(data)}")
         data = data[lists[0]]
     if not isinstance(data, list):
-        raise DatasetError(f"{path}: expected a JSON array of objects, found {type(data).__name__}")
+        raise DatasetError(f"{where}: expected a JSON array of objects, found {type(data).__name__}")
     for i, row in enumerate(data):
         if not isinstance(row, dict):
-            raise DatasetError(f"{path}: element {i} of the JSON array is {type(row).__name__}, expected an object")
-    rows = [{k: _jsonish_text(v) for k, v in r.items()} for r in data]
-    try:
-        table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DatasetError(f"{path}: values of one column have incompatible types ({_arrow_message(exc)})") from None
-    return ArrowTableSource(table, description=str(path))
+            raise DatasetError(f"{where}: element {i} of the JSON array is {type(row).__name__}, expected an object")
+    errors: dict[str, DatasetError] = {}
+    table = rows_to_table(data, list(range(len(data))), "element", where, None, errors)
+    return ArrowTableSource(table, description=where, column_errors=errors)
 
 
-def _json_file_is_lines(path: Path) -> bool:
-    with path.open("rb") as f:
-        first = f.readline(1 << 24).lstrip(_BOM).strip()
-        rest = f.read(64).strip()
-    if not first.startswith(b"{") or not rest:
+def _json_file_is_lines(src: _FileInput) -> bool:
+    with src._open() as f:
+        first = src._read(f, 1 << 16)
+        while b"\n" not in first and len(first) < src.limits.max_row_bytes:
+            more = src._read(f, 1 << 20)
+            if not more:
+                break
+            first += more
+    first = first.lstrip(BOM)
+    line, _, rest = first.partition(b"\n")
+    line = line.strip()
+    if not line.startswith(b"{") or not rest.strip():
         return False
+    if not scan_json_depth(line, src.limits.max_json_depth, per_line=True).ok:
+        return True  # JSON Lines whose first line is refused by the JSON Lines reader, naming it
     try:
-        return isinstance(json.loads(first), dict)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return isinstance(json.loads(line), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return False
 
 
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def open_file(path: Path) -> RecordSource:
-    """Open a dataset file by its suffix (.csv, .tsv, .jsonl/.ndjson, .json, .parquet).
+def open_file(
+    path: Path,
+    *,
+    format: str | None = None,
+    limits: ReadLimits | None = None,
+    display: str | None = None,
+    keep_alive: Any = None,
+) -> RecordSource:
+    """Open a dataset file by its suffix (.csv, .tsv, .jsonl/.ndjson, .json, .parquet, and the text formats
+    gzip-compressed: .csv.gz ...), or as ``format`` says.
 
     Raises :class:`DatasetError` for a missing file, an unknown suffix, an empty file, or content that is
-    not what the suffix says.
+    not what the suffix says. ``display`` is how messages name the file (e.g. ``<stdin>``).
+
+    Example:
+        >>> open_file(Path("train.jsonl.gz")).columns  # doctest: +SKIP
+        ['prompt', 'completion']
     """
+    where = display or str(path)
     if not path.exists():
-        raise DatasetError(f"{path}: no such file or directory")
+        raise DatasetError(f"{where}: no such file or directory")
     if path.is_dir():
-        raise DatasetError(f"{path}: is a directory; pass a file, a saved Hugging Face dataset, or use load_task_dir")
-    kind = _SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise DatasetError(f"{path}: unknown file type '{path.suffix}'; use one of {', '.join(sorted(_SUFFIXES))}")
+        raise DatasetError(f"{where}: is a directory; pass a file, a saved Hugging Face dataset, or use load_task_dir")
+    fmt: FileFormat = file_format(path, format, where)
+    limits = limits or ReadLimits.from_env()
     if os.path.getsize(path) == 0:
-        raise DatasetError(f"{path}: the dataset is empty (0 bytes)")
-    if kind == "parquet":
-        return ParquetSource(path)
-    sniffed = _sniff(path)
-    if sniffed in ("Parquet", "gzip-compressed", "a zip archive (e.g. an Excel workbook)", "binary"):
-        raise DatasetError(f"{path}: not a {kind.upper()} file; it looks like {sniffed}")
-    if kind == "csv":
-        return CsvSource(path)
-    if kind == "tsv":
-        return CsvSource(path, delimiter="\t")
-    if kind == "json" and not _json_file_is_lines(path):
-        return json_array_source(path)
-    return JsonLinesSource(path)
+        raise DatasetError(f"{where}: the dataset is empty (0 bytes)")
+    with path.open("rb") as f:
+        magic = f.read(2)
+    if fmt.gzip and magic != GZIP_MAGIC:
+        raise DatasetError(f"{where}: not gzip-compressed, although its name ends in .gz")
+    if fmt.kind == "parquet":
+        return ParquetSource(path, display=display, keep_alive=keep_alive)
+    sniffed = sniff_file(path, fmt.gzip)
+    if sniffed in BINARY_KINDS:
+        hint = f" (name it {path.name}.gz to read it compressed)" if sniffed == "gzip-compressed" else ""
+        raise DatasetError(f"{where}: not a {fmt.kind.upper()} file; it looks like {sniffed}{hint}")
+    if fmt.kind in ("csv", "tsv"):
+        delimiter = "\t" if fmt.kind == "tsv" else ","
+        return CsvSource(path, fmt.gzip, display, limits, keep_alive=keep_alive, delimiter=delimiter)
+    if fmt.kind == "json" and not _json_file_is_lines(_FileInput(path, gzip=fmt.gzip, limits=limits)):
+        return json_array_source(path, gzip=fmt.gzip, display=display, limits=limits)  # in memory: no keep_alive
+    return JsonLinesSource(path, fmt.gzip, display, limits, keep_alive=keep_alive)

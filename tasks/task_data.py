@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.errors import DatasetError
+from tasks.limits import ReadLimits
 from tasks.readers import RecordSource
 from tasks.template import TaskTemplate
 
@@ -50,7 +51,18 @@ class ColumnSpec:
         return [c for c in (self.prompt_col, self.completion_col) if c]
 
     def check(self, columns: list[str], where: str) -> None:
-        """Raise :class:`DatasetError` naming the columns that exist when a needed one is missing."""
+        """Raise :class:`DatasetError` naming the columns that exist when a needed one is missing, or
+        naming a needed column that appears more than once (a CSV header may repeat a name)."""
+        self._check_columns_exist(columns, where)
+        for name in self.needed:
+            at = [i + 1 for i, c in enumerate(columns) if c == name]
+            if len(at) > 1:
+                raise DatasetError(
+                    f"{where}: column '{name}' appears {len(at)} times (columns {', '.join(map(str, at))}); "
+                    "rename all but one so it is clear which to read"
+                )
+
+    def _check_columns_exist(self, columns: list[str], where: str) -> None:
         if self.template is not None:
             self.template.check_columns(columns, where)
             return
@@ -70,18 +82,25 @@ class ColumnSpec:
 
     def select(self, table: pa.Table, where: str) -> tuple[pa.Array, pa.Array]:
         """The prompts and completions of ``table`` as Arrow string arrays (nulls become "")."""
+        return self.examples(self.texts(table, where))
+
+    def texts(self, table: pa.Table, where: str) -> dict[str, pa.Array]:
+        """The needed columns of ``table`` as text (nulls kept), by name."""
         cols: dict[str, pa.Array] = {}
         for name in self.needed:
             if name not in table.column_names:  # a JSON chunk where no row has this key
                 cols[name] = pa.nulls(table.num_rows, pa.string())
             else:
                 cols[name] = as_text(table.column(name), name, where)
+        return cols
+
+    def examples(self, texts: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
+        """Prompts and completions (nulls become "") from the needed columns' :meth:`texts`."""
         if self.template is not None:
-            prompts = self.template.format_columns(cols)
+            prompts = self.template.format_columns(texts)
         else:
-            prompts = cols[str(self.prompt_col)]
-        completions = cols[self.completion_column]
-        return _fill(prompts), _fill(completions)
+            prompts = texts[str(self.prompt_col)]
+        return _fill(prompts), _fill(texts[self.completion_column])
 
     def field_values(self, table: pa.Table, where: str) -> dict[str, pa.Array]:
         """The template's field values in ``table`` as text (nulls ""), by field name; empty without a template.
@@ -102,6 +121,11 @@ class ColumnSpec:
         if self.template is not None:
             return f"template[{self.template.prompt_template!r}] -> {self.template.target_col}"
         return f"{self.prompt_col} -> {self.completion_col}"
+
+
+def _holds_text(arr: pa.Array) -> bool:
+    longest = pc.max(pc.binary_length(arr)).as_py()
+    return bool(longest)
 
 
 def _fill(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -171,6 +195,7 @@ class TaskData:
         name: str | None = None,
         n_examples: int | None = None,
         metric: str | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         columns.check(source.columns, source.description)
         if metric is not None:
@@ -182,8 +207,9 @@ class TaskData:
         self._columns = columns
         self.name = name or source.description
         self._n_examples = n_examples
+        self._limits = limits or getattr(source, "limits", None) or ReadLimits.from_env()
         if hasattr(source, "needed"):
-            source.needed = columns.needed  # read only the needed Parquet columns
+            source.needed = columns.needed  # read (and check) only the needed columns
 
     @property
     def source(self) -> str:
@@ -221,20 +247,54 @@ class TaskData:
         return self._columns.template.metric if self._columns.template is not None else None
 
     def iter_arrow(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[tuple[pa.Array, pa.Array]]:
-        """Batches of (prompts, completions) as Arrow string arrays; memory stays bounded by the batch."""
-        for table in self._source.iter_tables(batch_size):
-            if table.num_rows:
-                yield self._columns.select(table, self._source.description)
+        """Batches of (prompts, completions) as Arrow string arrays; memory stays bounded by the batch.
+
+        An example (prompt + completion) over ``limits.max_row_bytes`` raises :class:`DatasetError` with its
+        row; so does, once every row has been read, a needed column that held no text in any row.
+        """
+        for prompts, completions, _ in self._checked_batches(batch_size):
+            yield prompts, completions
 
     def iter_arrow_with_fields(
         self, batch_size: int = DEFAULT_BATCH_SIZE
     ) -> Iterator[tuple[pa.Array, pa.Array, dict[str, pa.Array]]]:
         """:meth:`iter_arrow` plus the template's field values by field name (empty without a template), read
         from the same rows: what varies from prompt to prompt, without the template's fixed text."""
+        fields = self._columns.template.fields if self._columns.template is not None else ()
+        for prompts, completions, texts in self._checked_batches(batch_size):
+            yield prompts, completions, {name: _fill(texts[name]) for name in fields}
+
+    def _checked_batches(self, batch_size: int) -> Iterator[tuple[pa.Array, pa.Array, dict[str, pa.Array]]]:
+        where = self._source.description
+        without_text = list(self._columns.needed)  # needed columns with no text seen yet
+        rows = 0
         for table in self._source.iter_tables(batch_size):
-            if table.num_rows:
-                prompts, completions = self._columns.select(table, self._source.description)
-                yield prompts, completions, self._columns.field_values(table, self._source.description)
+            if not table.num_rows:
+                continue
+            texts = self._columns.texts(table, where)
+            prompts, completions = self._columns.examples(texts)
+            self._check_example_sizes(prompts, completions, rows)
+            if without_text:
+                without_text = [name for name in without_text if not _holds_text(texts[name])]
+            yield prompts, completions, texts
+            rows += table.num_rows
+        if rows and without_text:
+            raise DatasetError(
+                f"{where}: column '{without_text[0]}' holds no text: it is empty or null in all {rows:,} rows; "
+                "choose the columns that hold the prompt and the completion"
+            )
+
+    def _check_example_sizes(self, prompts: pa.Array, completions: pa.Array, rows_before: int) -> None:
+        limit = self._limits.max_row_bytes
+        if prompts.nbytes + completions.nbytes <= limit:
+            return
+        sizes = pc.add(pc.binary_length(prompts), pc.binary_length(completions))
+        if pc.max(sizes).as_py() > limit:
+            i = pc.index(pc.greater(sizes, limit), True).as_py()
+            raise DatasetError(
+                f"{self._source.description}: row {rows_before + i + 1}: the example (prompt + completion) holds "
+                f"{sizes[i].as_py():,} bytes, more than {self._limits.row_limit_hint()}"
+            )
 
     def iter_batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[ExampleBatch]:
         """Batches of examples as Python strings (the template applied).

@@ -78,27 +78,21 @@ class TaskTemplate:
             'label'
         """
         path = Path(path)
-        try:
-            meta = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise DatasetError(f"{path}: no such template file") from exc
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{path}: not a readable YAML file ({exc})") from exc
+        meta = _read_yaml(path)
         if not isinstance(meta, dict):
             raise DatasetError(f"{path}: expected a mapping with prompt_template and target_col")
         for key in ("prompt_template", "target_col"):
-            if not isinstance(meta.get(key), str) or not meta[key]:
+            if key in meta and not isinstance(meta[key], str):
+                raise DatasetError(f"{path}: '{key}' must be text, found {_yaml_kind(meta[key])}")
+            if not meta.get(key):
                 raise DatasetError(f"{path}: missing '{key}' (found keys: {', '.join(sorted(map(str, meta)))})")
-        cols = meta.get("input_columns") or ()
-        if isinstance(cols, str):
-            cols = [c.strip() for c in cols.split(",") if c.strip()]
         n_train = (meta.get("num_examples") or {}).get("train") if isinstance(meta.get("num_examples"), dict) else None
         return cls(
             prompt_template=meta["prompt_template"],
             target_col=meta["target_col"],
-            input_columns=tuple(str(c) for c in cols),
-            name=meta.get("dataset_name") or path.parent.name,
-            n_train=int(n_train) if isinstance(n_train, int) else None,
+            input_columns=_input_columns(meta.get("input_columns"), path),
+            name=str(meta.get("dataset_name") or path.parent.name),
+            n_train=n_train if isinstance(n_train, int) and not isinstance(n_train, bool) else None,
             metric=str(meta["metric_name"]) if meta.get("metric_name") else None,
         )
 
@@ -139,6 +133,60 @@ class TaskTemplate:
         if not any(isinstance(p, (pa.Array, pa.ChunkedArray)) for p in pieces):
             return pa.array([self.prompt_template.format()] * n, pa.string())
         return pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
+
+
+def _read_yaml(path: Path) -> object:
+    """A YAML file's content; every way it can be unreadable is one line naming the file (and the line)."""
+    if path.is_dir():
+        inside = " (it holds a metadata.yaml: pass that file)" if (path / "metadata.yaml").is_file() else ""
+        raise DatasetError(f"{path}: is a directory; a template file is a metadata.yaml file{inside}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such template file") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise DatasetError(f"{path}: {where}malformed YAML ({what})") from None
+    except yaml.YAMLError as exc:
+        raise DatasetError(f"{path}: malformed YAML ({' '.join(str(exc).split())[:200]})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: malformed YAML (nested too deeply)") from None
+
+
+def _input_columns(value: object, path: Path) -> tuple[str, ...]:
+    """``input_columns``: a list of column names, or one string of names separated by commas."""
+    if value is None or value == "" or value == []:
+        return ()
+    if isinstance(value, str):
+        return tuple(c.strip() for c in value.split(",") if c.strip())
+    if isinstance(value, list) and all(isinstance(c, (str, int)) and not isinstance(c, bool) and c != "" for c in value):
+        return tuple(str(c) for c in value)  # a header name such as 2020 reads as a number in YAML
+    raise DatasetError(
+        f"{path}: 'input_columns' must be a list of column names (or one comma-separated string), "
+        f"found {_yaml_kind(value)}"
+    )
+
+
+def _yaml_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list holding " + ", ".join(sorted({_yaml_kind(v) for v in value})) if value else "an empty list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
 
 
 def _names(columns: Iterable[str]) -> str:

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tasks import DatasetError, TaskData, load_task, load_task_dir
+if TYPE_CHECKING:  # the tasks package (pyarrow) is imported when a dataset is opened, not for --help
+    from tasks import TaskData
 
+#: Formats --format accepts (tasks.formats.FORMATS, spelled here so --help imports nothing).
+FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 
-_FILE_HELP = "dataset: .csv, .tsv, .jsonl, .json, .parquet, or a saved Hugging Face dataset folder"
+_FILE_HELP = (
+    "dataset: a .csv, .tsv, .jsonl, .json or .parquet file (the text formats also gzip-compressed: .csv.gz, "
+    ".jsonl.gz ...), a saved Hugging Face dataset folder, - for standard input (format sniffed from the first "
+    "bytes unless --format says), or a Hugging Face Hub dataset as hf://owner/name (or owner/name when no such "
+    "file exists)"
+)
 
 
 def add_data_options(parser: argparse.ArgumentParser, *, positional: bool = True, task_dir: bool = True) -> None:
@@ -31,6 +40,11 @@ def add_data_options(parser: argparse.ArgumentParser, *, positional: bool = True
         group.add_argument("--task-dir", type=Path, metavar="DIR", help="a task folder with metadata.yaml and train.jsonl")
     group.add_argument("--prompt-col", metavar="COL", help="column holding the prompt (default: prompt)")
     group.add_argument("--completion-col", metavar="COL", help="column holding the expected output (default: completion)")
+    group.add_argument(
+        "--format", choices=FORMATS, type=str.lower,
+        help="the dataset's format, when its name does not say it (e.g. FILE is - or data.txt); standard "
+             "input without it is sniffed: gzip is seen through, then Parquet, JSON Lines / JSON, TSV or CSV",
+    )
     group.add_argument(
         "--template-file", type=Path, metavar="YAML",
         help="a metadata.yaml with prompt_template, input_columns and target_col (as the study's tasks)",
@@ -50,18 +64,21 @@ def add_data_options(parser: argparse.ArgumentParser, *, positional: bool = True
     )
 
 
-def load_task_from_args(args: argparse.Namespace, source: str | Path | None = None) -> TaskData:
+def load_task_from_args(args: argparse.Namespace, source: str | Path | None = None) -> "TaskData":
     """Open the dataset the data options describe (``source`` overrides FILE, e.g. for a catalog).
 
-    Raises :class:`featurizers.DatasetError` (a ``ValueError``, printed by ``advisor`` as one line) when
+    Raises :class:`tasks.DatasetError` (a ``ValueError``, printed by ``advisor`` as one line) when
     the options conflict or the data is unreadable.
     """
+    from tasks import DatasetError, load_task, load_task_dir
+
     task_dir = getattr(args, "task_dir", None)
     file = source if source is not None else getattr(args, "file", None)
     template_file = getattr(args, "template_file", None)
     template_text = getattr(args, "template", None)
     n_examples = getattr(args, "n_examples", None)
     metric = getattr(args, "metric", None)
+    file_format = getattr(args, "format", None)
     if n_examples is not None and n_examples < 1:
         raise DatasetError(f"--n-examples must be a positive number, got {n_examples}")
     if task_dir is not None:
@@ -69,6 +86,8 @@ def load_task_from_args(args: argparse.Namespace, source: str | Path | None = No
             raise DatasetError("give either FILE or --task-dir, not both")
         if template_file or template_text or args.prompt_col or args.completion_col:
             raise DatasetError("--task-dir takes its columns from the folder's metadata.yaml; drop the column options")
+        if file_format:
+            raise DatasetError("--format is for FILE; a --task-dir folder holds train.jsonl")
         return load_task_dir(task_dir, n_examples=n_examples, metric=metric)
     if file is None:
         raise DatasetError("no dataset: give FILE or --task-dir DIR")
@@ -80,9 +99,10 @@ def load_task_from_args(args: argparse.Namespace, source: str | Path | None = No
         file,
         prompt_col=args.prompt_col,
         completion_col=args.completion_col,
-        template=str(template_file) if template_file else template_text,
+        template=Path(template_file) if template_file else template_text,
         input_columns=args.input_cols,
         target_col=args.target_col,
         n_examples=n_examples,
         metric=metric,
+        format=file_format,
     )
