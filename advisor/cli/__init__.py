@@ -6,7 +6,9 @@ command touches one file plus the list below.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -45,14 +47,61 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def overview_parser() -> argparse.ArgumentParser:
+    """The parser of ``advisor --help`` (and of a mistyped command): every command with its one-line help,
+    read from its module's source without importing it, so listing the commands loads no torch or pandas."""
+    parser = argparse.ArgumentParser(
+        prog="advisor",
+        description="Forecast whether LoRA/QLoRA fine-tuning pays off on a task, and with which base model.",
+        epilog="Run 'advisor COMMAND --help' for a command's options.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    helps: dict[str, dict[str, str]] = {}
+    for name, module in COMMAND_MODULES.items():
+        if module not in helps:
+            helps[module] = command_helps(module)
+        subparsers.add_parser(name, help=helps[module].get(name, ""))
+    return parser
+
+
+def command_helps(module: str) -> dict[str, str]:
+    """``{command: help}`` for the ``add_parser("command", help="...")`` calls in ``module``'s source.
+
+    Example:
+        >>> command_helps("advisor.cli.profile_commands")["profile"]
+        "compute a task dataset's complexity heuristics"
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+        source = open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
+        tree = ast.parse(source)
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return {}  # listed anyway; running the command reports the real problem
+    helps: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_parser" and node.args):
+            continue
+        first = node.args[0]
+        text = next((k.value for k in node.keywords if k.arg == "help"), None)
+        if isinstance(first, ast.Constant) and isinstance(text, ast.Constant) and isinstance(text.value, str):
+            helps[str(first.value)] = text.value
+    return helps
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``advisor`` console script; returns the process exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(command)
+    parser = build_parser(command) if command in COMMAND_MODULES else overview_parser()
     args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):  # the command came after an option argparse took (e.g. a value)
+        args = build_parser(args.command).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `advisor profile ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (UserError, ValueError, OSError) as exc:
         # Library errors a user can fix are ValueError/OSError subclasses with a message that names the
         # problem; print that one line. ADVISOR_DEBUG=1 shows the traceback instead.

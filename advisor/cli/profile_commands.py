@@ -5,9 +5,12 @@ import argparse
 import json
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from advisor.cli.data_options import add_data_options, load_task_from_args
-from featurizers import STUDY_HEURISTICS, TaskProfile, profile
+
+if TYPE_CHECKING:  # featurizers (tokenizers, scikit-learn ...) load when a profile runs, not for --help
+    from featurizers import TaskProfile
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +40,9 @@ def run_profile(args: argparse.Namespace) -> int:
         raise ValueError("give either --sample N or --exact, not both")
     if args.sample is not None and args.sample < 1:
         raise ValueError(f"--sample must be a positive number of rows, got {args.sample}")
-    task = load_task_from_args(args)
+    task = load_task_from_args(args)  # before the featurizers load (seconds), so bad input fails fast
+    from featurizers import profile
+
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     prof = profile(
         task, args.sample, exact=args.exact, seed=args.seed,
@@ -50,7 +55,7 @@ def run_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def profile_json(prof: TaskProfile, name: str) -> dict:
+def profile_json(prof: "TaskProfile", name: str) -> dict:
     """The ``--json`` document: ``heuristics``, ``intervals`` (name -> [low, high]) and metadata."""
     d = prof.to_dict()
     return {"task": name, **d}
@@ -64,8 +69,10 @@ def _fmt(v: float) -> str:
     return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.1f}"
 
 
-def format_table(prof: TaskProfile, name: str) -> str:
+def format_table(prof: "TaskProfile", name: str) -> str:
     """A readable table: the study's heuristics first, then the others, each with its interval if any."""
+    from featurizers import STUDY_HEURISTICS
+
     lines = [
         f"task: {name}",
         f"source: {prof.source}",
