@@ -7,8 +7,14 @@ events, ``data: {...}`` chunks then ``data: [DONE]``), ``GET /v1/models`` (base 
 
 With ``ServerSettings.api_token`` set, ``/v1/*`` and ``/metrics`` need ``Authorization: Bearer <token>``;
 ``/health`` stays open for liveness probes. Every error is OpenAI-shaped:
-``{"error": {"message", "type", "param", "code"}}`` with a 4xx status for the client's mistakes (bad JSON
-400, unknown model 404, body too large 413, busy 429...).
+``{"error": {"message", "type", "param", "code"}}`` with a 4xx status for the client's mistakes (bad or
+too deeply nested JSON 400, unknown model 404, body too large 413, unusable adapter or more prompts than
+the server runs at once 422, busy 429...).
+
+The event loop only moves bytes: parsing a body, rendering a chat, tokenizing, checking adapter files and
+queueing run on a small pool of preparation threads, and turning tokens into text runs on the
+``Detokenizer`` thread, so one heavy request never holds up ``/health`` or the other clients. A client
+that disconnects (streaming or not) has its sequences cancelled.
 
 Example:
     >>> app = create_app(engine, tokenizer, ServerSettings(base_model_name="tiny"))   # doctest: +SKIP
@@ -22,7 +28,8 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -40,20 +47,28 @@ from training_runs.serve.errors import (
 from training_runs.serve.metrics import CONTENT_TYPE, ServerMetrics
 from training_runs.serve.protocol import (
     RequestLimits,
-    TextAssembler,
     parse_chat_request,
     parse_completion_request,
+    parse_json_body,
     render_chat,
 )
+from training_runs.serve.streaming import ChoiceText, Detokenizer, TextPiece
+from training_runs.serve.textstream import TextAssembler
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """What the HTTP layer needs besides the engine: the base model's served name, limits, optional token."""
+    """What the HTTP layer needs besides the engine: the base model's served name, limits, optional token,
+    and how many threads prepare requests (parse, tokenize, check adapters) off the event loop."""
 
     base_model_name: str
     limits: RequestLimits = field(default_factory=RequestLimits)
     api_token: str | None = None
+    preparation_threads: int = 4
+
+    def __post_init__(self) -> None:
+        if self.preparation_threads < 1:
+            raise ValueError(f"preparation_threads must be at least 1, got {self.preparation_threads}")
 
 
 def error_body(error: ServeError) -> dict:
@@ -64,19 +79,25 @@ def error_body(error: ServeError) -> dict:
 def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_engine: bool = True) -> FastAPI:
     """Build the FastAPI app. The app starts the engine on startup; with ``own_engine`` it also shuts it down."""
 
+    preparation = ThreadPoolExecutor(settings.preparation_threads, thread_name_prefix="serve-prepare")
+    detokenizer = Detokenizer(cancel=engine.cancel)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         engine.start()
+        detokenizer.start()
         try:
             yield
         finally:
             if own_engine:
                 await asyncio.to_thread(engine.shutdown)
+            detokenizer.stop()
+            preparation.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="finetune-advisor multi-LoRA server", lifespan=lifespan, docs_url=None, redoc_url=None)
     metrics = ServerMetrics(engine.stats)
     app.state.engine, app.state.metrics, app.state.settings = engine, metrics, settings
-    api = _Api(engine, tokenizer, settings, metrics)
+    api = _Api(engine, tokenizer, settings, metrics, preparation, detokenizer)
 
     @app.exception_handler(ServeError)
     async def _serve_error(_request: Request, exc: ServeError) -> JSONResponse:
@@ -116,11 +137,12 @@ def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_
     @app.get("/v1/models")
     async def models(request: Request) -> JSONResponse:
         api.authorize(request)
+        servable = await api.offload(engine.servable_adapters)  # only adapters whose files pass the checks
         loaded = set(engine.stats().adapters_loaded)
         entries = [_model_entry(settings.base_model_name, None, True)]
         entries += [
             _model_entry(name, settings.base_model_name, name in loaded)
-            for name in engine.adapters.names()
+            for name in servable
             if name != settings.base_model_name
         ]
         return JSONResponse({"object": "list", "data": entries})
@@ -130,7 +152,9 @@ def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_
         api.authorize(request)
         if model_id == settings.base_model_name:
             return JSONResponse(_model_entry(model_id, None, True))
-        path = engine.adapters.resolve(model_id)  # 400 for a bad name, 404 for an unknown one; run ids resolve too
+        # 400 for a bad name, 404 for an unknown one, 422 for one that cannot be served; run ids resolve too
+        path = await api.offload(engine.adapters.resolve, model_id)
+        await api.offload(engine.check_adapter, model_id)
         return JSONResponse(_model_entry(model_id, settings.base_model_name, path.name in engine.stats().adapters_loaded))
 
     @app.post("/v1/completions")
@@ -149,12 +173,24 @@ def _model_entry(name: str, parent: str | None, loaded: bool) -> dict:
             "root": parent or name, "parent": parent, "loaded": loaded}
 
 
+@dataclass
+class _Accepted:
+    """A request that was parsed, tokenized and queued in the engine."""
+
+    params: object
+    requests: list[GenerationRequest]
+    choices: list[ChoiceText]
+    ids: list[int]
+
+
 class _Api:
     """The generation endpoints' logic, shared by completions and chat."""
 
-    def __init__(self, engine: ServeEngine, tokenizer, settings: ServerSettings, metrics: ServerMetrics) -> None:
+    def __init__(self, engine: ServeEngine, tokenizer, settings: ServerSettings, metrics: ServerMetrics,
+                 preparation: ThreadPoolExecutor, detokenizer: Detokenizer) -> None:
         self.engine, self.tokenizer, self.settings, self.metrics = engine, tokenizer, settings, metrics
         self.limits = settings.limits
+        self.preparation, self.detokenizer = preparation, detokenizer
 
     def authorize(self, request: Request) -> None:
         token = self.settings.api_token
@@ -168,37 +204,55 @@ class _Api:
                 if header else "missing API key: send 'Authorization: Bearer <token>'"
             )
 
+    async def offload(self, function, *args):
+        """Run blocking ``function(*args)`` on a preparation thread; the event loop stays free."""
+        return await asyncio.wrap_future(self.preparation.submit(function, *args))
+
     async def handle(self, request: Request, endpoint: str):
         start = time.perf_counter()
-        model_label = "-"
+        events: asyncio.Queue = asyncio.Queue()
+        deliver = _deliverer(asyncio.get_running_loop(), events)
         try:
             self.authorize(request)
-            body = await self._read_json(request)
-            if endpoint == "chat":
-                params = parse_chat_request(body, self.limits)
-                text, special, extra_stop = render_chat(self.tokenizer, params.messages)
-                prompts = [self._encode(text, special)]
-                stop = params.stop + extra_stop
-            else:
-                params = parse_completion_request(body, self.limits)
-                prompts = [p if isinstance(p, list) else self._encode(p, True) for p in params.prompts]
-                stop = params.stop
-            adapter = None if params.model == self.settings.base_model_name else params.model
-            requests = [self._request(ids, adapter, params) for ids in prompts]
-            for req in requests:
-                self.engine.validate(req)  # unknown adapter (404), bad name (400), too long (400)
-            model_label = params.model
-            loop = asyncio.get_running_loop()
-            events: asyncio.Queue = asyncio.Queue()
-            sinks = [_sink(loop, events, i) for i in range(len(requests))]
-            ids = self.engine.submit_many(requests, sinks)
+            raw = await self._read_body(request)
+            future = self.preparation.submit(self._prepare, raw, endpoint, deliver)
+            try:
+                accepted = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:  # the request task went away while its sequences were being queued
+                future.add_done_callback(self._cancel_orphans)
+                raise
         except ServeError as exc:
-            self.metrics.observe_request(endpoint, model_label, exc.status)
+            self.metrics.observe_request(endpoint, "-", exc.status)
             raise
-        call = _Call(self, endpoint, params, requests, ids, events, stop, start)
-        if params.stream:
+        call = _Call(self, endpoint, accepted, events, start)
+        if accepted.params.stream:
             return StreamingResponse(call.sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        return await call.complete()
+        return await call.complete(request)
+
+    def _prepare(self, raw: bytes, endpoint: str, deliver: Callable[[TextPiece], None]) -> _Accepted:
+        """Parse, tokenize, check and queue one request (on a preparation thread)."""
+        body = parse_json_body(raw, self.limits)
+        if endpoint == "chat":
+            params = parse_chat_request(body, self.limits)
+            text, special, extra_stop = render_chat(self.tokenizer, params.messages)
+            prompts = [self._encode(text, special)]
+            stop = params.stop + extra_stop
+        else:
+            params = parse_completion_request(body, self.limits)
+            prompts = [p if isinstance(p, list) else self._encode(p, True) for p in params.prompts]
+            stop = params.stop
+        adapter = None if params.model == self.settings.base_model_name else params.model
+        if adapter is not None:
+            self.engine.check_adapter(adapter)  # bad name 400, unknown 404, files that cannot be served 422
+        requests = [self._request(ids, adapter, params) for ids in prompts]
+        choices = [ChoiceText(i, TextAssembler(self.tokenizer, stop), deliver) for i in range(len(requests))]
+        ids = self.engine.submit_many(requests, [self.detokenizer.sink(choice) for choice in choices])
+        return _Accepted(params, requests, choices, ids)
+
+    def _cancel_orphans(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            for request_id in future.result().ids:
+                self.engine.cancel(request_id)
 
     def _encode(self, text: str, add_special_tokens: bool) -> list[int]:
         ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
@@ -224,7 +278,7 @@ class _Api:
         sampling = SamplingParams(max_tokens=max_tokens, temperature=params.temperature, top_p=params.top_p, seed=params.seed)
         return GenerationRequest(prompt_ids=ids, adapter=adapter, sampling=sampling)
 
-    async def _read_json(self, request: Request) -> dict:
+    async def _read_body(self, request: Request) -> bytes:
         limit = self.limits.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
@@ -238,76 +292,63 @@ class _Api:
             if size > limit:
                 raise RequestTooLargeError(f"the request body is larger than the limit of {limit} bytes")
             chunks.append(chunk)
-        raw = b"".join(chunks)
-        if not raw.strip():
-            raise InvalidRequestError("the request body is empty; send a JSON object")
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise InvalidRequestError("the request body must be a JSON object")
-        return body
+        return b"".join(chunks)
 
 
-def _sink(loop: asyncio.AbstractEventLoop, events: asyncio.Queue, index: int):
-    def sink(event: StreamEvent) -> None:
+def _deliverer(loop: asyncio.AbstractEventLoop, events: asyncio.Queue) -> Callable[[TextPiece | None], None]:
+    """Hand text pieces from the detokenizer thread to the request's queue on the event loop."""
+
+    def deliver(piece: TextPiece | None) -> None:
         try:
-            loop.call_soon_threadsafe(events.put_nowait, (index, event))
+            loop.call_soon_threadsafe(events.put_nowait, piece)
         except RuntimeError:  # the event loop is closed (server shutting down)
             pass
 
-    return sink
+    return deliver
 
 
 class _Call:
-    """One accepted generation request: turns engine events into an OpenAI response or SSE stream."""
+    """One accepted generation request: turns its text pieces into an OpenAI response or SSE stream."""
 
-    def __init__(self, api: _Api, endpoint: str, params, requests, ids, events, stop, start) -> None:
-        self.api, self.endpoint, self.params, self.requests = api, endpoint, params, requests
-        self.ids, self.events, self.start = ids, events, start
-        self.assemblers = [TextAssembler(api.tokenizer, stop) for _ in requests]
-        self.pending = set(range(len(requests)))
-        self.first_token: float | None = None
+    def __init__(self, api: _Api, endpoint: str, accepted: _Accepted, events: asyncio.Queue, start: float) -> None:
+        self.api, self.endpoint, self.params = api, endpoint, accepted.params
+        self.requests, self.choices, self.ids = accepted.requests, accepted.choices, accepted.ids
+        self.events, self.start = events, start
+        self.pending = set(range(len(self.requests)))
         self.chat = endpoint == "chat"
         self.created = int(time.time())
         self.id = ("chatcmpl-" if self.chat else "cmpl-") + uuid.uuid4().hex[:24]
         self.status = 200
 
     async def pieces(self) -> AsyncIterator[tuple[int, str, str | None, ServeError | None]]:
-        """Yield ``(choice, text_delta, finish_reason, error)`` until every choice has finished."""
-        engine = self.api.engine
+        """Yield ``(choice, text_delta, finish_reason, error)`` until every choice has finished (or the client left)."""
         while self.pending:
-            index, event = await self.events.get()
-            if index not in self.pending:
-                continue  # events after a stop string (the cancel is on its way)
-            assembler = self.assemblers[index]
-            if event.token_id is not None:
-                if self.first_token is None:
-                    self.first_token = event.time
-                delta, stopped = assembler.add(event.token_id)
-                if stopped:
-                    engine.cancel(self.ids[index])
-                    self.pending.discard(index)
-                    yield index, delta, "stop", None
-                elif delta:
-                    yield index, delta, None, None
-            elif event.finish_reason is not None:
-                self.pending.discard(index)
-                if event.error is not None:
-                    yield index, "", "error", event.error
-                else:
-                    reason = "length" if event.finish_reason == "length" else "stop"
-                    yield index, assembler.finish(), reason, None
+            piece = await self.events.get()
+            if piece is None:
+                return  # the client disconnected
+            if piece.choice not in self.pending:
+                continue
+            if piece.finish_reason is not None:
+                self.pending.discard(piece.choice)
+            yield piece.choice, piece.text, piece.finish_reason, piece.error
+
+    @property
+    def first_token(self) -> float | None:
+        times = [c.first_token_time for c in self.choices if c.first_token_time is not None]
+        return min(times) if times else None
+
+    def completion_tokens(self) -> int:
+        return sum(c.assembler.token_count for c in self.choices)
 
     def usage(self) -> dict:
         prompt = sum(len(r.prompt_ids) for r in self.requests)
-        completion = sum(a.token_count for a in self.assemblers)
+        completion = self.completion_tokens()
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
-    async def complete(self) -> JSONResponse:
+    async def complete(self, request: Request) -> JSONResponse:
         texts = [""] * len(self.requests)
         reasons: list[str | None] = [None] * len(self.requests)
+        watcher = asyncio.ensure_future(self._until_disconnected(request))
         try:
             async for index, delta, reason, error in self.pieces():
                 if error is not None:
@@ -317,6 +358,7 @@ class _Call:
                 if reason is not None:
                     reasons[index] = reason
         finally:
+            watcher.cancel()
             self._close()
         if self.chat:
             choices = [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None, "finish_reason": r}
@@ -361,6 +403,14 @@ class _Call:
                 "choices": [choice]}
         return f"data: {json.dumps(body)}\n\n"
 
+    async def _until_disconnected(self, request: Request) -> None:
+        """Wake ``pieces`` when the client of a non-streamed request goes away (its body is already read)."""
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                self.events.put_nowait(None)
+                return
+
     def _close(self) -> None:
         """Cancel what is still generating (client gone, or an error) and record the request's metrics."""
         for index in self.pending:
@@ -372,7 +422,7 @@ class _Call:
         self.api.metrics.observe_request(
             self.endpoint, self.params.model, self.status,
             prompt_tokens=sum(len(r.prompt_ids) for r in self.requests),
-            completion_tokens=sum(a.token_count for a in self.assemblers),
+            completion_tokens=self.completion_tokens(),
             latency=now - self.start,
             ttft=None if self.first_token is None else self.first_token - self.start,
         )
