@@ -292,7 +292,7 @@ def _arrow_free_message(exc: Exception) -> str:
 
 
 #: How a default name calls each kind of in-memory or streamed source (followed by its content fingerprint).
-_KIND_NAMES = {"pandas": "dataframe", "pyarrow": "table", "list": "records", "datasets": "dataset"}
+_KIND_NAMES = {"pandas": "dataframe", "pyarrow": "table", "builtins": "records", "datasets": "dataset"}
 
 
 def _default_name(source: Any, src: RecordSource) -> str:

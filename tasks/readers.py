@@ -712,14 +712,20 @@ def _json_file_is_lines(src: _FileInput) -> bool:
     first = first.lstrip(BOM)
     line, _, rest = first.partition(b"\n")
     line = line.strip()
-    if not line.startswith(b"{") or not rest.strip():
+    if not line.startswith(b"{"):
         return False
     if not scan_json_depth(line, src.limits.max_json_depth, per_line=True).ok:
         return True  # JSON Lines whose first line is refused by the JSON Lines reader, naming it
     try:
-        return isinstance(json.loads(line), dict)
+        first_object = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return False
+    if not isinstance(first_object, dict):
+        return False
+    if rest.strip():
+        return True
+    # One line holding one object: a row, unless it wraps the rows ({"data": [{...}, ...]}).
+    return not any(isinstance(v, list) and v and all(isinstance(x, dict) for x in v) for v in first_object.values())
 
 
 def open_file(
