@@ -6,6 +6,7 @@ Example:
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -113,6 +114,9 @@ def run_server(options: ServeOptions) -> None:
             file=sys.stderr,
         )
     app, engine = build_server(options)
+    # the model, tokenizer and libraries are hundreds of thousands of long-lived objects: left to the cyclic
+    # collector, each full collection pauses every request for about a second
+    gc.freeze()
     names = engine.adapters.names()
     print(
         f"serving {options.model_name()!r} with {len(names)} adapter(s) from {options.adapters_dir} on "
