@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     limits.add_argument("--max-tokens", type=int, default=None,
                         help="largest max_tokens a request may ask for (default 512, at most half the context)")
     limits.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body (HTTP 413 beyond)")
+    limits.add_argument("--adapter-load-timeout", type=float, default=60.0,
+                        help="seconds requests wait for an adapter to be read from disk (HTTP 503 beyond)")
     limits.add_argument("--policy", choices=("mixed", "single"), default="mixed",
                         help="mixed: adapters share batches; single: one adapter at a time (for comparison)")
     serve.set_defaults(handler=_serve)
@@ -87,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_lora_rank=args.max_lora_rank,
             max_concurrent_requests=args.max_concurrent_requests,
             policy=args.policy,
+            adapter_load_timeout=args.adapter_load_timeout,
         )
         limits = RequestLimits(
             max_prompt_tokens=max_prompt_tokens, max_tokens=max_tokens, max_body_bytes=args.max_body_bytes,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from training_runs.serve.adapters import AdapterDirectory, read_adapter, validate_adapter_name
+from training_runs.serve.adapters import AdapterDirectory, inspect_adapter, read_adapter, validate_adapter_name
 from training_runs.serve.cache import AdapterCache
 from training_runs.serve.errors import (
     AdapterFormatError,
@@ -130,3 +130,96 @@ def test_the_cache_evicts_as_many_as_the_byte_budget_needs():
     assert cache.bytes_used == 90
     with pytest.raises(AdapterTooLargeError, match="budget"):
         cache.add("huge", 101)
+
+
+def test_weights_holding_nan_or_infinity_are_refused_when_read(tmp_path):
+    for name, value in (("nan", float("nan")), ("inf", float("inf"))):
+        tensors = {f"{PREFIX}.lora_A.weight": torch.ones(2, 8), f"{PREFIX}.lora_B.weight": torch.full((6, 2), value)}
+        with pytest.raises(AdapterFormatError, match="holds NaN or infinite values"):
+            read_adapter(write_adapter(tmp_path / name, tensors=tensors))
+
+
+def test_weights_that_overflow_the_serving_dtype_once_scaled_are_refused(tmp_path):
+    tensors = {f"{PREFIX}.lora_A.weight": torch.ones(2, 8), f"{PREFIX}.lora_B.weight": torch.full((6, 2), 60000.0)}
+    path = write_adapter(tmp_path / "a", tensors=tensors)  # alpha / r = 2: 120000 is beyond float16
+    assert read_adapter(path).rank == 2
+    with pytest.raises(AdapterFormatError, match="in torch.float16"):
+        read_adapter(path, dtype=torch.float16)
+
+
+def test_a_weights_file_symlinked_outside_the_adapters_directory_is_not_read(tmp_path):
+    outside = write_adapter(tmp_path / "elsewhere" / "real")
+    adapter = tmp_path / "adapters" / "evil"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text((outside / "adapter_config.json").read_text())
+    (adapter / "adapter_model.safetensors").symlink_to(outside / "adapter_model.safetensors")
+    with pytest.raises(AdapterFormatError, match="outside the adapters directory"):
+        read_adapter(adapter)
+    with pytest.raises(AdapterFormatError, match="outside the adapters directory"):
+        inspect_adapter(adapter, root=tmp_path / "adapters")
+
+
+def test_a_directory_symlinked_from_outside_is_not_listed(tmp_path):
+    outside = write_adapter(tmp_path / "outside" / "evil")
+    write_adapter(tmp_path / "adapters" / "good")
+    (tmp_path / "adapters" / "evil").symlink_to(outside, target_is_directory=True)
+    assert AdapterDirectory(tmp_path / "adapters").names() == ["good"]
+
+
+def test_a_config_without_weights_is_named_as_such(tmp_path):
+    path = write_adapter(tmp_path / "half")
+    (path / "adapter_model.safetensors").unlink()
+    with pytest.raises(AdapterFormatError, match="no adapter_model.safetensors"):
+        AdapterDirectory(tmp_path).resolve("half")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [({"r": "eight"}, "'r'.*positive integer"), ({"r": 0}, "'r'.*positive integer"), ({"r": True}, "'r'"),
+     ({"lora_alpha": "x"}, "'lora_alpha'"), ({"lora_alpha": float("nan")}, "'lora_alpha'"),
+     ({"lora_alpha": 10**400}, "'lora_alpha'"), ({"use_rslora": "yes"}, "use_rslora"),
+     ({"rank_pattern": [1]}, "'rank_pattern'.*object"), ({"rank_pattern": {"q_proj": 2.5}}, "positive integer"),
+     ({"alpha_pattern": {"q_proj": "big"}}, "must be a number"), ({"peft_type": ["LORA"]}, "LoRA adapters only")],
+)
+def test_config_fields_of_the_wrong_type_are_refused_by_name(tmp_path, config, message):
+    with pytest.raises(AdapterFormatError, match=message):
+        read_adapter(write_adapter(tmp_path / "a", config))
+
+
+@pytest.mark.parametrize("key", ["(.|.){0,24}Z", ".*q_proj", "q_proj|v_proj", "layers\\.0", "[qv]_proj", "x" * 2000])
+def test_pattern_keys_that_are_regular_expressions_are_refused_without_being_run(tmp_path, key):
+    with pytest.raises(AdapterFormatError, match="does not run regular expressions"):
+        read_adapter(write_adapter(tmp_path / "a", {"alpha_pattern": {key: 8}}))
+
+
+@pytest.mark.parametrize(
+    ("key", "applies"),
+    [("q_proj", True), ("self_attn.q_proj", True), ("layers.0.self_attn.q_proj", True),
+     ("^model.layers.0.self_attn.q_proj", True), ("q_proj$", True), ("_proj", False), ("0.self_attn.q_proj", True),
+     ("^layers.0.self_attn.q_proj", False), ("layers.1.self_attn.q_proj", False), ("v_proj", False)],
+)
+def test_pattern_keys_match_a_module_path_ending_at_a_dot_as_peft_does(tmp_path, key, applies):
+    weights = read_adapter(write_adapter(tmp_path / "a", {"alpha_pattern": {key: 8}}))
+    _, b = weights.modules["model.layers.0.self_attn.q_proj"]
+    assert torch.allclose(b, torch.full((6, 2), 4.0 if applies else 2.0))  # 8 / 2 or the default 4 / 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [(lambda raw: raw[:5], "only 5 bytes"), (lambda raw: raw[:-4], "do not match"),
+     (lambda raw: (10**9).to_bytes(8, "little") + raw[8:], "header claims"),
+     (lambda raw: raw[:8] + b"[" * (len(raw) - 8), "not JSON")],
+)
+def test_a_damaged_safetensors_file_is_refused_before_any_tensor_is_read(tmp_path, damage, message):
+    path = write_adapter(tmp_path / "a")
+    weights = path / "adapter_model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(AdapterFormatError, match=message):
+        inspect_adapter(path)
+
+
+def test_the_manifest_gives_shapes_rank_and_size_without_loading_tensors(tmp_path):
+    manifest = inspect_adapter(write_adapter(tmp_path / "a"))
+    [(module, lora)] = manifest.modules.items()
+    assert module == "model.layers.0.self_attn.q_proj" and (lora.a_shape, lora.b_shape) == ((2, 8), (6, 2))
+    assert manifest.rank == 2 and manifest.nbytes(element_size=2) == (16 + 12) * 2 and lora.scaling == 2.0

@@ -166,3 +166,18 @@ def test_default_limits_shrink_to_a_model_with_a_short_context_and_explicit_ones
     assert engine.config.max_seq_len == 256 and limits.max_tokens == 128 and limits.max_prompt_tokens == 128
     with pytest.raises(ValueError, match="exceeds what the base model attends to"):
         build_server(ServeOptions(base_model=str(model_dir), adapters_dir=str(tmp_path / "adapters"), device="cpu"))
+
+
+def test_serve_refuses_a_non_positive_adapter_load_timeout_in_one_line(tmp_path, capsys):
+    status, _, err = advisor(capsys, "serve", "--base-model", str(tmp_path), "--adapters", str(tmp_path),
+                             "--adapter-load-timeout", "0")
+    assert status == 2 and "adapter_load_timeout must be a positive number" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_vllm_command_line_leaves_out_adapters_that_cannot_be_served(tmp_path):
+    model_dir = write_tiny_model(tmp_path / "tiny", hidden_size=32, layers=1)
+    write_peft_adapters(model_dir, tmp_path / "adapters", ["alpha", "broken"])
+    (tmp_path / "adapters" / "broken" / "adapter_config.json").write_text("{not json")
+    command = vllm_command(ServeOptions(base_model=str(model_dir), adapters_dir=str(tmp_path / "adapters")))
+    modules = command[command.index("--lora-modules") + 1:]
+    assert [m.split("=")[0] for m in modules] == ["alpha"]

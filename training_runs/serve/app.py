@@ -36,7 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from training_runs.serve.engine import GenerationRequest, SamplingParams, ServeEngine, StreamEvent
+from training_runs.serve.engine import GenerationRequest, SamplingParams, ServeEngine
 from training_runs.serve.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -46,6 +46,7 @@ from training_runs.serve.errors import (
 )
 from training_runs.serve.metrics import CONTENT_TYPE, ServerMetrics
 from training_runs.serve.protocol import (
+    GenerationParams,
     RequestLimits,
     parse_chat_request,
     parse_completion_request,
@@ -177,7 +178,7 @@ def _model_entry(name: str, parent: str | None, loaded: bool) -> dict:
 class _Accepted:
     """A request that was parsed, tokenized and queued in the engine."""
 
-    params: object
+    params: GenerationParams
     requests: list[GenerationRequest]
     choices: list[ChoiceText]
     ids: list[int]

@@ -1,7 +1,7 @@
 """``advisor serve --engine vllm``: hand serving to vLLM's OpenAI-compatible multi-LoRA server (CUDA only).
 
-The same options map onto vLLM's server: every adapter in the adapters directory at start-up becomes a
-``--lora-modules name=path`` entry (adapters added later need a restart, or vLLM's runtime LoRA updating),
+The same options map onto vLLM's server: every adapter in the adapters directory at start-up whose files
+pass the server's checks (``AdapterCatalog``) becomes a ``--lora-modules name=path`` entry (adapters added later need a restart, or vLLM's runtime LoRA updating),
 ``--max-adapters`` becomes ``--max-loras`` (adapters in one batch) and ``--max-cpu-loras``, and the
 limits become ``--max-lora-rank``, ``--max-model-len`` and ``--max-num-seqs``. The token is passed in the
 ``VLLM_API_KEY`` environment variable, not on the command line. vLLM is not a dependency of this package:
@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from training_runs.serve.adapters import AdapterDirectory
+from training_runs.serve.catalog import AdapterCatalog
 from training_runs.serve.server import ServeOptions
 
 
@@ -44,7 +45,8 @@ def vllm_command(options: ServeOptions) -> list[str]:
     ]
     if options.dtype != "auto":
         command += ["--dtype", options.dtype]
-    names = [name for name in directory.names() if name != options.model_name()]
+    # only adapters whose files pass the checks: one broken adapter must not keep vLLM from starting
+    names = [name for name in AdapterCatalog(directory).servable() if name != options.model_name()]
     if names:
         command += ["--lora-modules", *(f"{name}={directory.resolve(name)}" for name in names)]
     return command
