@@ -7,9 +7,14 @@ each entry's profile and recommendation in the results database.
 
 - Resumable: an entry whose fingerprint (data + column options + base scores) was already scored with
   the same featurizer and predictor versions is read back from the database, not recomputed.
-- Robust: an entry that fails is recorded with its error and the batch goes on.
-- Interruptible: rows are written (atomically) as entries finish, so Ctrl-C leaves finished rows intact.
-- Parallel: ``workers > 1`` runs entries in a process pool; ``engine="ray"`` runs them as Ray tasks on an
+- Robust: an entry that fails is recorded with its error and the batch goes on. Entries are read,
+  profiled and ranked in supervised worker processes (:mod:`advisor.catalog_workers`), so even an
+  entry that crashes its process (a segfault in a native reader, an abort, the OOM killer) only fails
+  itself: its row says how the worker died, and a re-run tries it again.
+- Interruptible: rows are written (atomically) as entries finish, so Ctrl-C leaves finished rows intact;
+  it stops the workers at once rather than waiting for their entries. Workers die with the parent,
+  even after ``kill -9``.
+- Parallel: ``workers`` processes on this machine; ``engine="ray"`` runs the profiling as Ray tasks on an
   existing cluster (``ray_address``) or a local Ray instance.
 
 Example:
@@ -26,7 +31,6 @@ import multiprocessing
 import os
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from advisor.catalog_spec import CatalogEntry, parse_entries, read_catalog
+from advisor.catalog_workers import CallFailure, WorkerPool, default_context
 from advisor.report import KEY_HEURISTICS, atomic_write_bytes, summarize
 from featurizers.profile_types import TaskProfile
 
@@ -164,27 +169,58 @@ def _result_row(entry: CatalogEntry, profile: Any, rec: Any, key_heuristics: Seq
     return row
 
 
-def _score_job(job: _Job, advisor: "Advisor | None", advisor_path: str | None,
-               key_heuristics: Sequence[str]) -> _Outcome:
+def _score_job(job: _Job, advisor: "Advisor", key_heuristics: Sequence[str]) -> _Outcome:
     """Profile and rank one entry; never raises for a bad entry (the error goes into the outcome)."""
     import featurizers
 
     start = time.perf_counter()
     entry = job.entry
     try:
-        adv = advisor if advisor is not None else _shipped_advisor(advisor_path)
         data = load_entry(entry)
         profile = featurizers.profile(data, sample=entry.sample, embeddings=job.embeddings,
                                       workers=job.profile_workers)
-        rec = adv.rank(profile, base_models=list(entry.base_models) if entry.base_models else None,
-                       base_scores=entry.base_scores or None)
+        rec = advisor.rank(profile, base_models=list(entry.base_models) if entry.base_models else None,
+                           base_scores=entry.base_scores or None)
         row = _result_row(entry, profile, rec, key_heuristics)
         row["seconds"] = round(time.perf_counter() - start, 3)
         return _Outcome(job.index, True, row, profile=profile.to_dict(), recommendation=rec.to_dict())
     except Exception as exc:  # noqa: BLE001 - a failing entry is recorded and the batch goes on
-        row = {"name": entry.name, "status": "error", "dataset": entry.describe(),
-               "error": _error_text(exc), "seconds": round(time.perf_counter() - start, 3)}
-        return _Outcome(job.index, False, row, error=_error_text(exc), traceback=traceback.format_exc())
+        return _failed(job.index, entry, _error_text(exc), traceback=traceback.format_exc(),
+                       seconds=round(time.perf_counter() - start, 3))
+
+
+def _failed(index: int, entry: CatalogEntry, error: str, *, traceback: str | None = None,
+            seconds: float | None = None) -> _Outcome:
+    row: dict[str, Any] = {"name": entry.name, "status": "error", "dataset": entry.describe(), "error": error}
+    if seconds is not None:
+        row["seconds"] = seconds
+    return _Outcome(index, False, row, error=error, traceback=traceback)
+
+
+@dataclass(frozen=True)
+class _Fingerprint:
+    """What fingerprinting an entry gave: its fingerprint, or why its data cannot be read."""
+
+    fingerprint: str | None
+    error: str | None = None
+
+
+def _fingerprint_entry(entry: CatalogEntry, embeddings: bool) -> _Fingerprint:
+    try:
+        return _Fingerprint(entry_fingerprint(entry, embeddings=embeddings))
+    except Exception as exc:  # noqa: BLE001 - unreadable entry: recorded, the batch goes on
+        return _Fingerprint(None, _error_text(exc))
+
+
+def _unreadable_fingerprint(entry: CatalogEntry) -> str:
+    """The key under which an entry whose data could not be read is recorded."""
+    return "unreadable-" + hashlib.sha256(repr(entry).encode()).hexdigest()[:20]
+
+
+def _crash_text(failure: CallFailure, doing: str) -> str:
+    if failure.crashed:
+        return f"crashed while {doing}: {failure.message} (the other entries are not affected)"
+    return failure.message
 
 
 def _error_text(exc: BaseException) -> str:
@@ -194,18 +230,18 @@ def _error_text(exc: BaseException) -> str:
     return text
 
 
-# ----------------------------------------------------------------------------- process-pool plumbing
+# ----------------------------------------------------------------------------- worker-process plumbing
 
 _WORKER_ADVISOR: dict[str, Any] = {}
 
 
 def _init_pool_worker(advisor: "Advisor | None") -> None:
-    # Runs once in each pool process: keeps the (unpickled) advisor for every job of that process.
+    # Runs once in each worker process: keeps the (unpickled) advisor for every entry it scores.
     _WORKER_ADVISOR["advisor"] = advisor
 
 
-def _pool_job(job: _Job, advisor_path: str | None, key_heuristics: Sequence[str]) -> _Outcome:
-    return _score_job(job, _WORKER_ADVISOR.get("advisor"), advisor_path, key_heuristics)
+def _pool_job(job: _Job, key_heuristics: Sequence[str]) -> _Outcome:
+    return _score_job(job, _WORKER_ADVISOR["advisor"], key_heuristics)
 
 
 # ----------------------------------------------------------------------------- output
@@ -253,11 +289,6 @@ def _check_out(out: str | os.PathLike[str] | None) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- the batch
-
-def _versions(advisor: "Advisor | None", advisor_path: str | None) -> tuple[str, str]:
-    adv = advisor if advisor is not None else _shipped_advisor(advisor_path)
-    return adv.featurizer_version, adv.predictor_version
-
 
 def _reused_row(found: dict[str, Any]) -> dict[str, Any] | None:
     result = found.get("result") or {}
@@ -319,7 +350,9 @@ def score_catalog(
         from training_runs.store import Store
 
         store = Store.open()
-    featurizer_version, predictor_version = _versions(advisor, advisor_path)
+    # Loaded once here and handed to the workers (unpickling it is far quicker than loading it in each).
+    adv = advisor if advisor is not None else _shipped_advisor(advisor_path)
+    featurizer_version, predictor_version = adv.featurizer_version, adv.predictor_version
     protected_tasks = _study_tasks(store)
 
     rows: dict[int, dict[str, Any]] = {}
@@ -341,44 +374,48 @@ def score_catalog(
                            predictor_version=predictor_version, reused=False)
         result = {"row": outcome.row, "profile": outcome.profile, "recommendation": outcome.recommendation,
                   "traceback": outcome.traceback}
+        # Kept under the entry's name, so local fine-tuning runs of that task later join their profile.
+        keep_profile = outcome.ok and outcome.profile and job.entry.name not in protected_tasks
         store.record_catalog_result(job.entry.name, job.fingerprint, featurizer_version, predictor_version,
-                                    "ok" if outcome.ok else "error", _json_safe(result), outcome.error)
-        if outcome.ok and outcome.profile and job.entry.name not in protected_tasks:
-            # Kept under the entry's name, so local fine-tuning runs of that task later join their profile.
-            store.save_task_profile(job.entry.name, TaskProfile.from_dict(outcome.profile))
+                                    "ok" if outcome.ok else "error", _json_safe(result), outcome.error,
+                                    task_profile=TaskProfile.from_dict(outcome.profile) if keep_profile else None)
         counts["scored" if outcome.ok else "failed"] += 1
         finish(job.index, outcome.row)
 
-    # Stage 1 (here, cheap): fingerprint each entry and reuse what the database already holds.
-    jobs: list[_Job] = []
+    parallel = engine == "ray" or workers > 1
+    jobs: dict[int, _Job] = {}
+    # Every entry's data is read in worker processes (reading alone can crash a native parser); entries
+    # already scored with the same fingerprint and versions are read back from the database.
+    pool = WorkerPool(max(1, min(workers, len(entries))), context=_pool_context(), initializer=_init_pool_worker,
+                      initargs=(adv if engine == "local" else None,))
     try:
-        for index, entry in enumerate(entries):
-            try:
-                fingerprint = entry_fingerprint(entry, embeddings=embeddings)
-            except Exception as exc:  # noqa: BLE001 - unreadable entry: recorded, the batch goes on
-                fp = "unreadable-" + hashlib.sha256(repr(entry).encode()).hexdigest()[:20]
-                job = _Job(index, entry, fp)
-                record(job, _Outcome(index, False, {"name": entry.name, "status": "error",
-                                                     "dataset": entry.describe(), "error": _error_text(exc)},
-                                     error=_error_text(exc)))
-                continue
-            found = store.find_catalog_result(entry.name, fingerprint, featurizer_version, predictor_version)
-            reused = _reused_row(found) if found else None
-            if reused is not None:
-                counts["reused"] += 1
-                finish(index, reused)
-            else:
-                parallel = engine == "ray" or workers > 1
-                jobs.append(_Job(index, entry, fingerprint, embeddings, 1 if parallel else None))
-
-        # Stage 2: profile + rank the rest.
+        with pool:
+            for index, entry in enumerate(entries):
+                pool.submit(("fingerprint", index), _fingerprint_entry, entry, embeddings)
+            for (stage, index), result in pool.completed():
+                entry = entries[index]
+                if stage == "score":
+                    if isinstance(result, CallFailure):
+                        result = _failed(index, entry, _crash_text(result, "profiling and ranking it"))
+                    record(jobs[index], result)
+                    continue
+                if isinstance(result, CallFailure) or result.fingerprint is None:
+                    error = (_crash_text(result, "reading its data") if isinstance(result, CallFailure)
+                             else result.error or "unreadable")
+                    record(_Job(index, entry, _unreadable_fingerprint(entry)), _failed(index, entry, error))
+                    continue
+                found = store.find_catalog_result(entry.name, result.fingerprint, featurizer_version,
+                                                  predictor_version)
+                reused = _reused_row(found) if found else None
+                if reused is not None:
+                    counts["reused"] += 1
+                    finish(index, reused)
+                    continue
+                jobs[index] = _Job(index, entry, result.fingerprint, embeddings, 1 if parallel else None)
+                if engine == "local":  # scored before the next entry is read, so rows come out early
+                    pool.submit(("score", index), _pool_job, jobs[index], tuple(key_heuristics), first=True)
         if engine == "ray":
-            _run_ray(jobs, advisor, advisor_path, key_heuristics, ray_address, record)
-        elif workers == 1 or len(jobs) <= 1:
-            for job in jobs:
-                record(job, _score_job(job, advisor, advisor_path, key_heuristics))
-        else:
-            _run_pool(jobs, workers, advisor, advisor_path, key_heuristics, record)
+            _run_ray([jobs[i] for i in sorted(jobs)], adv, key_heuristics, ray_address, record)
     finally:
         if bar is not None:
             bar.close()
@@ -425,38 +462,7 @@ _WORKER_PRELOAD = ["advisor.catalog", "advisor.api", "featurizers"]
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """A fork server where available: workers are forked from a clean process that has already imported
-    the featurizers and the advisor (forking this process could copy held locks of its threads, and
-    "spawn" would re-import everything in every worker)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_WORKER_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _run_pool(jobs: list[_Job], workers: int, advisor: "Advisor | None", advisor_path: str | None,
-              key_heuristics: Sequence[str], record: Callable[[_Job, _Outcome], None]) -> None:
-    ctx = _pool_context()
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                               initializer=_init_pool_worker, initargs=(advisor,))
-    pending: dict[Future[_Outcome], _Job] = {
-        pool.submit(_pool_job, job, advisor_path, tuple(key_heuristics)): job for job in jobs}
-    try:
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                try:
-                    outcome = fut.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    outcome = _Outcome(job.index, False, {"name": job.entry.name, "status": "error",
-                                                          "dataset": job.entry.describe(),
-                                                          "error": _error_text(exc)}, error=_error_text(exc))
-                record(job, outcome)
-    finally:
-        # On Ctrl-C: drop what has not started; finished rows are already written and recorded.
-        pool.shutdown(wait=not pending, cancel_futures=True)
+    return default_context(_WORKER_PRELOAD)
 
 
 def _import_ray() -> Any:
@@ -467,13 +473,11 @@ def _import_ray() -> Any:
     return ray
 
 
-def _ray_score(job: _Job, advisor: "Advisor | None", advisor_path: str | None,
-               key_heuristics: Sequence[str]) -> _Outcome:
-    return _score_job(job, advisor, advisor_path, key_heuristics)
+def _ray_score(job: _Job, advisor: "Advisor", key_heuristics: Sequence[str]) -> _Outcome:
+    return _score_job(job, advisor, key_heuristics)
 
 
-def _run_ray(jobs: list[_Job], advisor: "Advisor | None", advisor_path: str | None,
-             key_heuristics: Sequence[str], ray_address: str | None,
+def _run_ray(jobs: list[_Job], advisor: "Advisor", key_heuristics: Sequence[str], ray_address: str | None,
              record: Callable[[_Job, _Outcome], None]) -> None:
     ray = _import_ray()
     started_here = False
@@ -491,8 +495,8 @@ def _run_ray(jobs: list[_Job], advisor: "Advisor | None", advisor_path: str | No
         if not jobs:
             return
         remote = ray.remote(_ray_score)
-        advisor_ref = ray.put(advisor) if advisor is not None else None
-        pending = {remote.remote(job, advisor_ref, advisor_path, tuple(key_heuristics)): job for job in jobs}
+        advisor_ref = ray.put(advisor)
+        pending = {remote.remote(job, advisor_ref, tuple(key_heuristics)): job for job in jobs}
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -501,9 +505,7 @@ def _run_ray(jobs: list[_Job], advisor: "Advisor | None", advisor_path: str | No
                     try:
                         outcome = ray.get(ref)
                     except Exception as exc:  # noqa: BLE001 - a task or worker crashed
-                        outcome = _Outcome(job.index, False, {"name": job.entry.name, "status": "error",
-                                                              "dataset": job.entry.describe(),
-                                                              "error": _error_text(exc)}, error=_error_text(exc))
+                        outcome = _failed(job.index, job.entry, _error_text(exc))
                     record(job, outcome)
         finally:
             for ref in pending:

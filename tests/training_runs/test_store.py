@@ -278,6 +278,28 @@ def test_catalog_results_are_found_by_name_fingerprint_and_versions_and_replaced
         store.record_catalog_result(*key, status="error", result=None, error=None)
 
 
+def test_a_catalog_result_and_its_task_profile_are_recorded_together_or_not_at_all(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = ("support-tickets", "sha256:abc", FEATURIZER_VERSION, "p-3")
+    profile = _profile(example_tokens_mean=11.0)
+    store.record_catalog_result(*key, status="ok", result={"best_model": "phi-2"}, error=None, task_profile=profile)
+    assert store.find_catalog_result(*key)["status"] == "ok"
+    assert _same_profile(store.task_profiles()["support-tickets"], profile)
+
+    import training_runs.store.store as store_module
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("killed mid-write")
+
+    monkeypatch.setattr(store_module, "_upsert_profile", fail)
+    other = ("other-task", "sha256:def", FEATURIZER_VERSION, "p-3")
+    with pytest.raises(RuntimeError, match="killed mid-write"):
+        store.record_catalog_result(*other, status="ok", result={}, error=None, task_profile=profile)
+    assert store.find_catalog_result(*other) is None and "other-task" not in set(store.tasks_frame()["task"])
+    with pytest.raises(StoreError, match="profile must be a TaskProfile"):
+        store.record_catalog_result(*other, status="ok", result={}, error=None, task_profile={"n": 1})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_export_writes_every_run_with_the_documented_columns(seeded: Store, tmp_path: Path, suffix: str) -> None:
     seeded.record_run(task="t", base_model="phi-2", kind="qlora", score=0.5, metric="accuracy",

@@ -431,10 +431,7 @@ class Store:
         """
         _require_name(task, "task")
         _require_name(category, "category")
-        from featurizers.profile_types import TaskProfile
-
-        if not isinstance(profile, TaskProfile):
-            raise StoreError(f"profile must be a TaskProfile, got {type(profile).__name__}")
+        _check_profile(profile)
         with self._unit_of_work("save a task profile", write=True) as session:
             task_record = _get_or_create_task(session, task, category=category, metric=None)
             _upsert_profile(session, task_record.id, profile)
@@ -581,8 +578,14 @@ class Store:
         status: str,
         result: Mapping[str, Any] | None,
         error: str | None,
+        *,
+        task_profile: TaskProfile | None = None,
     ) -> None:
-        """Insert or replace the result of one catalog entry (keyed by name, fingerprint and both versions)."""
+        """Insert or replace the result of one catalog entry (keyed by name, fingerprint and both versions).
+
+        ``task_profile``: also save it as the profile of task ``name`` (see :meth:`save_task_profile`),
+        in the same transaction, so a catalog result and its profile are recorded together or not at all.
+        """
         for value, what in ((name, "name"), (fingerprint, "fingerprint"), (featurizer_version, "featurizer_version"),
                             (predictor_version, "predictor_version")):
             _require_name(value, what)
@@ -590,6 +593,8 @@ class Store:
             raise StoreError(f"status must be one of {', '.join(CATALOG_STATUSES)}, got {status!r}")
         if status == "error" and not error:
             raise StoreError("a catalog result with status 'error' needs the error text")
+        if task_profile is not None:
+            _check_profile(task_profile)
         result_json = _json_mapping(result, "result")
         values = {"status": status, "result": result_json, "error": error, "created_at": utcnow()}
         key = {
@@ -608,6 +613,9 @@ class Store:
                         session.add(CatalogResultRecord(**key, **values))
                     else:
                         _assign(record, values)
+                    if task_profile is not None:
+                        task_record = _get_or_create_task(session, name, category=LOCAL_CATEGORY, metric=None)
+                        _upsert_profile(session, task_record.id, task_profile)
                 return
             except StoreError as exc:
                 if attempt == 1 or not isinstance(exc.__cause__, IntegrityError):
@@ -775,6 +783,13 @@ def _profile_from_record(record: TaskProfileRecord) -> TaskProfile:
     from featurizers.profile_types import TaskProfile
 
     return TaskProfile.from_dict(data)
+
+
+def _check_profile(profile: object) -> None:
+    from featurizers.profile_types import TaskProfile
+
+    if not isinstance(profile, TaskProfile):
+        raise StoreError(f"profile must be a TaskProfile, got {type(profile).__name__}")
 
 
 def _upsert_profile(session: Session, task_id: int, profile: TaskProfile) -> str:
