@@ -350,6 +350,11 @@ def score_catalog(
         from training_runs.store import Store
 
         store = Store.open()
+    if getattr(store, "read_only", False):
+        from training_runs.errors import StoreError
+
+        raise StoreError(f"the database at {store.display_url} is read-only: scoring a catalog records every "
+                         "entry's result; choose a writable database with --url or ADVISOR_DB_URL")
     # Loaded once here and handed to the workers (unpickling it is far quicker than loading it in each).
     adv = advisor if advisor is not None else _shipped_advisor(advisor_path)
     featurizer_version, predictor_version = adv.featurizer_version, adv.predictor_version

@@ -8,17 +8,42 @@ import sys
 from advisor.catalog import ENGINES, RAY_INSTALL_HINT, row_dicts, score_catalog
 
 
+#: The catalog format in brief; README.md ("Catalog files") has it in full, with examples.
+CATALOG_FORMAT_HELP = """\
+catalog format (in full, with examples: README.md, section "Catalog files"):
+  YAML: a list of entries, or a mapping with a 'tasks' list.
+  CSV: one row per entry, with the keys as column names.
+  name          required, unique: names the entry's row and its results in the database
+  dataset       a data file (CSV, TSV, JSONL, JSON, Parquet) or a Hugging Face id (owner/name), or
+  task_dir      a folder with metadata.yaml + train.jsonl (give exactly one of the two)
+  prompt_col, completion_col             the columns that are the prompt and the completion, or
+  input_columns, template, target_col    a prompt built from columns ('{column}' placeholders), or
+  metadata      a metadata.yaml giving prompt_template, input_columns and target_col
+  metric        how the task is scored (as 'advisor profile --metric'); default: inferred
+  base_scores   measured zero-shot scores by base model (CSV: a 'base_score:<model>' column each)
+  base_models   rank only these base models (a YAML list, or comma-separated)
+  sample        profile a sample of this many rows
+  Relative paths are relative to the catalog file. Example: advisor/examples/catalog.yaml
+resuming: an entry already scored with the same data, options, featurizer and predictor is read
+  back from the database, not scored again; entries that failed are tried again.
+exit status: 0 all scored; 1 some entries failed (their rows say why); 2 bad catalog or option;
+  130 interrupted.
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "score-catalog",
         help="profile and rank every task of a catalog (YAML or CSV), resumably",
         description=(
-            "Score every task listed in CATALOG (YAML or CSV: name, dataset path or HF id or task_dir, column "
-            "options or template/metadata, optional base_scores). Writes one row per task to --out (CSV or "
-            "Parquet by suffix) as entries finish, and records profiles and recommendations in the database. "
-            "Re-running skips entries already scored with the same data and versions. Exit status 1 when some "
-            "entries failed (each is recorded with its error; the others are scored)."
+            "Score every task listed in CATALOG. Writes one row per task to --out (CSV or Parquet by\n"
+            "suffix) as entries finish, and records profiles and recommendations in the database. Each\n"
+            "entry runs in a worker process, so an entry that fails, even one that crashes its process,\n"
+            "is recorded with its error and the others are scored. Ctrl-C stops at once, keeping the\n"
+            "finished rows."
         ),
+        epilog=CATALOG_FORMAT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("catalog", metavar="CATALOG", help="catalog file (.yaml, .yml or .csv)")
     p.add_argument("--out", metavar="FILE", help="also write the rows to FILE, .csv or .parquet (a table is printed either way)")

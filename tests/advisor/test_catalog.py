@@ -189,3 +189,41 @@ def test_the_cli_reports_a_bad_catalog_or_option_in_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("catalog entry #1 has no name")
     assert main(["score-catalog", str(example_catalog_path()), "--ray-address", "127.0.0.1:6379"]) == 2
     assert "--ray-address needs --engine ray" in capsys.readouterr().err
+
+
+def test_the_help_names_every_catalog_key_and_points_to_the_readme_section(capsys):
+    from advisor.catalog_spec import ENTRY_KEYS
+
+    with pytest.raises(SystemExit):
+        main(["score-catalog", "--help"])
+    text = capsys.readouterr().out
+    assert 'README.md, section "Catalog files"' in text
+    assert all(key in text for key in ENTRY_KEYS) and "base_score:<model>" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_the_output_table_gets_the_permissions_the_umask_gives_a_plain_write(tmp_path, store, advisor, umask):
+    import stat
+
+    ex = list_examples()[0]
+    previous = os.umask(umask)
+    try:
+        for suffix in (".csv", ".parquet"):
+            out = tmp_path / f"scores{suffix}"
+            score_catalog([{"name": "reviews", "dataset": str(ex.path), **ex.load_options()}], out=out,
+                          store=store, advisor=advisor)
+            assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    finally:
+        os.umask(previous)
+
+
+def test_a_read_only_database_is_refused_before_any_entry_is_scored(tmp_path, advisor):
+    from training_runs.store import StoreError
+
+    path = tmp_path / "advisor.db"
+    Store.open(f"sqlite:///{path}").close()
+    with Store.open(f"sqlite:///file:{path}?mode=ro&uri=true") as read_only:
+        with pytest.raises(StoreError, match="is read-only: scoring a catalog records every entry's result"):
+            score_catalog(example_catalog_path(), store=read_only, advisor=advisor, out=tmp_path / "scores.csv")
+    assert not (tmp_path / "scores.csv").exists()
