@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serve_helpers import write_hostile_adapters
 from training_runs.serve.adapters import AdapterDirectory
 from training_runs.serve.app import ServerSettings, create_app
 from training_runs.serve.engine import EngineConfig, ServeEngine
@@ -22,7 +21,7 @@ from training_runs.serve.protocol import (
     parse_completion_request,
     parse_json_body,
 )
-from training_runs.serve.random_adapters import write_peft_adapters
+from training_runs.serve.random_adapters import write_hostile_adapters, write_peft_adapters
 from training_runs.tiny_model import write_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serve_helpers import REDOS_PATTERN, running_server, write_hostile_adapters
 from training_runs.serve.adapters import AdapterDirectory, read_adapter
 from training_runs.serve.app import ServerSettings, create_app
 from training_runs.serve.engine import EngineConfig, ServeEngine
 from training_runs.serve.protocol import RequestLimits
-from training_runs.serve.random_adapters import write_peft_adapters
+from training_runs.serve.random_adapters import REDOS_PATTERN, write_hostile_adapters, write_peft_adapters
+from training_runs.serve.server import serve_in_background
 from training_runs.tiny_model import write_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -184,7 +184,7 @@ def test_health_answers_while_a_request_is_being_tokenized_or_detokenized(worksp
     _, model_dir, _ = workspace
     tokenizer = SlowTokenizer(AutoTokenizer.from_pretrained(model_dir), block=block)
     app, _ = build(workspace, tokenizer=tokenizer)
-    with running_server(app) as url:
+    with serve_in_background(app) as url:
         outcome = {}
 
         def slow_request() -> None:
@@ -201,3 +201,27 @@ def test_health_answers_while_a_request_is_being_tokenized_or_detokenized(worksp
             worker.join(60)
     assert outcome["status"] == 200
 
+
+
+class CountingTokenizer:
+    """The real tokenizer, counting the characters it is asked to encode."""
+
+    def __init__(self, inner) -> None:
+        self._inner, self.characters = inner, 0
+
+    def __call__(self, text, **kwargs):
+        self.characters += len(text)
+        return self._inner(text, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_a_huge_prompt_is_refused_after_tokenizing_only_its_head(workspace):
+    _, model_dir, _ = workspace
+    tokenizer = CountingTokenizer(AutoTokenizer.from_pretrained(model_dir))
+    app, _ = build(workspace, tokenizer=tokenizer, limits=RequestLimits(max_prompt_tokens=64, max_tokens=16))
+    with TestClient(app) as client:
+        response = client.post("/v1/completions", json={"model": "tiny", "prompt": "word " * 200_000})
+        assert response.status_code == 400 and "more than 64 tokens" in error_of(response)["message"]
+        assert tokenizer.characters <= 64 * 64  # not the 1,000,000 characters of the prompt

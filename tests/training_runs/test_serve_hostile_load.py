@@ -16,12 +16,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serve_helpers import running_server, write_hostile_adapters
 from training_runs.serve.adapters import AdapterDirectory, read_adapter
 from training_runs.serve.app import ServerSettings, create_app
 from training_runs.serve.engine import EngineConfig, ServeEngine
 from training_runs.serve.protocol import RequestLimits
-from training_runs.serve.random_adapters import write_peft_adapters
+from training_runs.serve.random_adapters import write_hostile_adapters, write_peft_adapters
+from training_runs.serve.server import serve_in_background
 from training_runs.tiny_model import write_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -58,7 +58,7 @@ def server(tmp_path_factory):
     app = create_app(engine, tokenizer, ServerSettings(base_model_name="tiny", limits=LIMITS))
     gc.freeze()  # as run_server does: no full collection over the model's (and pytest's) objects mid-request
     try:
-        with running_server(app) as url:
+        with serve_in_background(app) as url:
             yield url, engine, [*hostile, "overflows"]
     finally:
         gc.unfreeze()

@@ -57,6 +57,13 @@ from training_runs.serve.streaming import ChoiceText, Detokenizer, TextPiece
 from training_runs.serve.textstream import TextAssembler
 
 
+#: More characters per token than any prompt averages: beyond ``max_prompt_tokens`` times this many characters,
+#: a prompt's head is tokenized first to refuse a huge prompt cheaply.
+_CHARS_PER_TOKEN_BOUND = 64
+#: How many more tokens cutting text in the middle of a word can give than the same text whole.
+_CUT_TOKENS = 16
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What the HTTP layer needs besides the engine: the base model's served name, limits, optional token,
@@ -256,12 +263,17 @@ class _Api:
                 self.engine.cancel(request_id)
 
     def _encode(self, text: str, add_special_tokens: bool) -> list[int]:
+        limit = self.limits.max_prompt_tokens
+        window = limit * _CHARS_PER_TOKEN_BOUND
+        if len(text) > window:  # tokenize a head first: a 1 MB prompt is refused for the cost of a small one
+            head = self.tokenizer(text[:window], add_special_tokens=add_special_tokens)["input_ids"]
+            if len(head) > limit + _CUT_TOKENS:
+                raise PromptTooLongError(
+                    f"the prompt has more than {limit} tokens (its first {window} characters alone have "
+                    f"{len(head)}); this server accepts at most {limit}", param="prompt")
         ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
-        if len(ids) > self.limits.max_prompt_tokens:
-            raise PromptTooLongError(
-                f"the prompt has {len(ids)} tokens; this server accepts at most {self.limits.max_prompt_tokens}",
-                param="prompt",
-            )
+        if len(ids) > limit:
+            raise PromptTooLongError(f"the prompt has {len(ids)} tokens; this server accepts at most {limit}", param="prompt")
         return ids
 
     def _request(self, ids: list[int], adapter: str | None, params) -> GenerationRequest:

@@ -3,6 +3,8 @@
 ``write_random_adapter`` writes ``adapter_config.json`` (through peft's ``LoraConfig``) and
 ``adapter_model.safetensors`` with the tensor names peft uses, for the linear layers of a Llama-family
 config, without building the model, so a benchmark can make 32 adapters for a 7B shape in seconds.
+``write_hostile_adapters`` writes the broken and malicious adapters the server must refuse (issue 15's
+among them), for hardening tests and benchmarks.
 
 Example:
     >>> from transformers import LlamaConfig                                   # doctest: +SKIP
@@ -11,11 +13,16 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from training_runs.staging import staged_directory
+
+#: The alpha_pattern of issue 15: run as a regular expression, it takes about 25 s per module to reject.
+REDOS_PATTERN = "(.|.){0,24}Z"
 
 
 def linear_shapes(config) -> dict[str, tuple[int, int]]:
@@ -112,3 +119,57 @@ def write_peft_adapters(
         peft_model.save_pretrained(str(target))
         paths.append(target)
     return paths
+
+
+def write_hostile_adapters(adapters: str | os.PathLike[str], outside: str | os.PathLike[str], config) -> dict[str, str]:
+    """Write adapters for a Llama-family ``config`` that must never be served into ``adapters`` (and the file
+    one of them symlinks to into ``outside``); return ``{adapter name: what is wrong with it}``.
+
+    Example:
+        >>> sorted(write_hostile_adapters("/tmp/a", "/tmp/outside", LlamaConfig()))[:2]  # doctest: +SKIP
+        ['bad-rank', 'corrupt-config']
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import LlamaConfig
+
+    adapters, outside = Path(adapters), Path(outside)
+    problems = {}
+
+    def adapter(name: str, why: str, seed: int) -> Path:
+        problems[name] = why
+        return write_random_adapter(adapters / name, config, rank=4, seed=seed)
+
+    def edit_config(path: Path, **changes) -> None:
+        config_file = path / "adapter_config.json"
+        config_file.write_text(json.dumps({**json.loads(config_file.read_text()), **changes}))
+
+    path = adapter("nan-weights", "NaN weights", 11)
+    tensors = load_file(str(path / "adapter_model.safetensors"))
+    save_file({k: torch.full_like(t, float("nan")) for k, t in tensors.items()}, str(path / "adapter_model.safetensors"))
+
+    edit_config(adapter("redos-pattern", "a regular expression that backtracks", 12), alpha_pattern={REDOS_PATTERN: 8})
+    edit_config(adapter("bad-rank", "r is not an integer", 13), r="eight")
+    edit_config(adapter("pattern-list", "rank_pattern is a list", 14), rank_pattern=[1])
+    edit_config(adapter("rank-zero", "r is 0", 15), r=0)
+    (adapter("corrupt-config", "adapter_config.json is not JSON", 16) / "adapter_config.json").write_text("{not json")
+    (adapter("deep-config", "adapter_config.json nests 100,000 deep", 17) / "adapter_config.json").write_text(
+        "[" * 100_000 + "]" * 100_000)
+
+    path = adapter("truncated-weights", "the safetensors file is cut short", 18)
+    weights = path / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+
+    path = adapter("escape", "its weights are a symlink to a file outside the adapters directory", 19)
+    outside.mkdir(parents=True, exist_ok=True)
+    shutil.move(path / "adapter_model.safetensors", outside / "escaped.safetensors")
+    os.symlink(outside / "escaped.safetensors", path / "adapter_model.safetensors")
+
+    path = adapter("no-weights", "the weights file is missing", 20)
+    (path / "adapter_model.safetensors").unlink()
+
+    other = LlamaConfig(vocab_size=300, hidden_size=2 * config.hidden_size, intermediate_size=2 * config.intermediate_size,
+                        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads)
+    problems["other-base"] = "trained for another base model"
+    write_random_adapter(adapters / "other-base", other, rank=4, seed=21)
+    return problems

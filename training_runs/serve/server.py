@@ -6,10 +6,14 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,6 +105,36 @@ def build_server(options: ServeOptions, *, own_engine: bool = True):
     engine = ServeEngine(model, AdapterDirectory(adapters_dir), engine_config, eos_token_ids=eos_token_ids(model, tokenizer))
     settings = ServerSettings(base_model_name=options.model_name(), limits=limits, api_token=options.api_token)
     return create_app(engine, tokenizer, settings, own_engine=own_engine), engine
+
+
+@contextlib.contextmanager
+def serve_in_background(app, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 60.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a background thread; yield its base URL (``port`` 0 picks a free one).
+
+    For tests, benchmarks and notebooks; ``run_server`` is the command-line server.
+
+    Example:
+        >>> with serve_in_background(app) as url:                      # doctest: +SKIP
+        ...     httpx.get(f"{url}/health").json()["status"]
+        'ok'
+    """
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise OSError(f"the server did not start on {host}:{port}")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def run_server(options: ServeOptions) -> None:
