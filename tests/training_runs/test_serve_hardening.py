@@ -3,6 +3,8 @@ does holds up /health or the other clients."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -30,14 +32,15 @@ def workspace(tmp_path_factory):
     return root, model_dir, problems
 
 
-def build(workspace, *, tokenizer=None, reader=None, limits=RequestLimits(), **config):
+def build(workspace, *, tokenizer=None, reader=None, limits=RequestLimits(), settings=None, **config):
     root, model_dir, _ = workspace
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_dir)
     engine_config = EngineConfig(**{"max_batch_size": 8, "max_seq_len": 128, "max_adapters": 2, **config})
     kwargs = {"adapter_reader": reader} if reader else {}
     engine = ServeEngine(AutoModelForCausalLM.from_pretrained(model_dir), AdapterDirectory(root / "adapters"),
                          engine_config, eos_token_ids=[tokenizer.eos_token_id], **kwargs)
-    return create_app(engine, tokenizer, ServerSettings(base_model_name="tiny", limits=limits)), engine
+    server_settings = ServerSettings(base_model_name="tiny", limits=limits, **(settings or {}))
+    return create_app(engine, tokenizer, server_settings), engine
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +228,23 @@ def test_a_huge_prompt_is_refused_after_tokenizing_only_its_head(workspace):
         response = client.post("/v1/completions", json={"model": "tiny", "prompt": "word " * 200_000})
         assert response.status_code == 400 and "more than 64 tokens" in error_of(response)["message"]
         assert tokenizer.characters <= 64 * 64  # not the 1,000,000 characters of the prompt
+
+
+def test_requests_beyond_the_preparation_limit_are_refused_as_busy_before_their_body_is_read(workspace):
+    _, model_dir, _ = workspace
+    tokenizer = SlowTokenizer(AutoTokenizer.from_pretrained(model_dir), block="encode")
+    app, _ = build(workspace, tokenizer=tokenizer, settings={"preparation_threads": 1, "max_preparing": 2})
+    with serve_in_background(app) as url:
+        body = {"model": "tiny", "prompt": "Answer:", "max_tokens": 2}
+        with ThreadPoolExecutor(2) as pool:
+            held = [pool.submit(httpx.post, f"{url}/v1/completions", json=body, timeout=60) for _ in range(2)]
+            try:
+                deadline = time.monotonic() + 30
+                while httpx.get(f"{url}/health").json()["preparing"] < 2:  # one being tokenized, one queued
+                    assert time.monotonic() < deadline, "the two requests never reached the server"
+                    time.sleep(0.02)
+                busy = httpx.post(f"{url}/v1/completions", json=body, timeout=30)
+                assert busy.status_code == 429 and "limit is 2" in error_of(busy)["message"]
+            finally:
+                tokenizer.release.set()
+            assert [f.result().status_code for f in held] == [200, 200]

@@ -43,6 +43,7 @@ from training_runs.serve.errors import (
     PromptTooLongError,
     RequestTooLargeError,
     ServeError,
+    ServerBusyError,
 )
 from training_runs.serve.metrics import CONTENT_TYPE, ServerMetrics
 from training_runs.serve.protocol import (
@@ -67,16 +68,20 @@ _CUT_TOKENS = 16
 @dataclass(frozen=True)
 class ServerSettings:
     """What the HTTP layer needs besides the engine: the base model's served name, limits, optional token,
-    and how many threads prepare requests (parse, tokenize, check adapters) off the event loop."""
+    how many threads prepare requests (parse, tokenize, check adapters) off the event loop, and how many
+    requests may be read or prepared at once (more get HTTP 429 before their body is read, which bounds the
+    memory bodies take)."""
 
     base_model_name: str
     limits: RequestLimits = field(default_factory=RequestLimits)
     api_token: str | None = None
     preparation_threads: int = 4
+    max_preparing: int = 64
 
     def __post_init__(self) -> None:
-        if self.preparation_threads < 1:
-            raise ValueError(f"preparation_threads must be at least 1, got {self.preparation_threads}")
+        for name in ("preparation_threads", "max_preparing"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 def error_body(error: ServeError) -> dict:
@@ -134,6 +139,7 @@ def create_app(engine: ServeEngine, tokenizer, settings: ServerSettings, *, own_
             "adapters_loaded": stats.adapters_loaded,
             "running": stats.running,
             "waiting": stats.waiting,
+            "preparing": api.preparing,
         }
         return JSONResponse(body, status_code=200 if engine.alive else 503)
 
@@ -199,6 +205,7 @@ class _Api:
         self.engine, self.tokenizer, self.settings, self.metrics = engine, tokenizer, settings, metrics
         self.limits = settings.limits
         self.preparation, self.detokenizer = preparation, detokenizer
+        self.preparing = 0  # requests between their headers and their queueing (changed on the event loop only)
 
     def authorize(self, request: Request) -> None:
         token = self.settings.api_token
@@ -222,13 +229,22 @@ class _Api:
         deliver = _deliverer(asyncio.get_running_loop(), events)
         try:
             self.authorize(request)
-            raw = await self._read_body(request)
-            future = self.preparation.submit(self._prepare, raw, endpoint, deliver)
+            if self.preparing >= self.settings.max_preparing:
+                raise ServerBusyError(
+                    f"the server is busy: {self.preparing} requests are being read and prepared and the limit is "
+                    f"{self.settings.max_preparing}; retry later"
+                )
+            self.preparing += 1
             try:
-                accepted = await asyncio.wrap_future(future)
-            except asyncio.CancelledError:  # the request task went away while its sequences were being queued
-                future.add_done_callback(self._cancel_orphans)
-                raise
+                raw = await self._read_body(request)
+                future = self.preparation.submit(self._prepare, raw, endpoint, deliver)
+                try:
+                    accepted = await asyncio.wrap_future(future)
+                except asyncio.CancelledError:  # the request task went away while its sequences were being queued
+                    future.add_done_callback(self._cancel_orphans)
+                    raise
+            finally:
+                self.preparing -= 1
         except ServeError as exc:
             self.metrics.observe_request(endpoint, "-", exc.status)
             raise
@@ -418,11 +434,12 @@ class _Call:
 
     async def _until_disconnected(self, request: Request) -> None:
         """Wake ``pieces`` when the client of a non-streamed request goes away (its body is already read)."""
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                self.events.put_nowait(None)
-                return
+        try:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # the connection is already gone in some other way: treat it as a disconnect
+            pass
+        self.events.put_nowait(None)
 
     def _close(self) -> None:
         """Cancel what is still generating (client gone, or an error) and record the request's metrics."""
