@@ -256,7 +256,7 @@ class Store:
         return report
 
     def _seed_base_models(self, session: Session, study: StudyData, report: SeedReport) -> dict[str, int]:
-        values = {info.name: asdict(info) for info in study.base_models}  # fields named as the columns
+        values = {info.name: _base_model_values(info) for info in study.base_models}
         return _upsert_by_name(session, BaseModelRecord, values, report, "base_models")
 
     def _seed_tasks(self, session: Session, tasks: list[TaskSpec], report: SeedReport) -> dict[str, int]:
@@ -548,7 +548,7 @@ class Store:
             if record is not None:
                 return record
             info = BaseModelInfo(name=name, hf_id=name if "/" in name else None)
-        return _insert_unless_present(session, BaseModelRecord(**asdict(info)))
+        return _insert_unless_present(session, BaseModelRecord(**_base_model_values(info)))
 
     # ------------------------------------------------------------------ catalog results
     def find_catalog_result(
@@ -715,6 +715,12 @@ def _upsert_by_name(
             report.unchanged[table] += 1
     session.flush()
     return {name: r.id for name, r in existing.items()}
+
+
+def _base_model_values(info: BaseModelInfo) -> dict[str, Any]:
+    """The fields of ``info`` that are columns of ``base_models`` (the registry knows more than the table keeps)."""
+    columns = BaseModelRecord.__table__.columns.keys()
+    return {k: v for k, v in asdict(info).items() if k in columns}
 
 
 def _count(report: SeedReport, table: str, added: int, updated: int, unchanged: int) -> None:
