@@ -210,5 +210,6 @@ def test_the_server_survives_a_hostile_load_with_no_5xx_no_wrong_output_and_boun
     assert sum(len(r.statuses) for r, _, _ in (first, *later)) > CLIENTS * JOBS_PER_CLIENT * 2
     stats = wait_drained(engine)
     assert (stats.in_flight, stats.running, stats.waiting) == (0, 0, 0)
+    assert httpx.get(f"{url}/health").json()["preparing"] == 0
     assert len(stats.adapters_loaded) <= 3
     assert rss_after - rss_warm < 64 << 20, f"RSS grew by {(rss_after - rss_warm) / 2**20:.0f} MiB over two storms"
