@@ -313,7 +313,7 @@ def _column_error(values: list[Any], numbers: list[int], unit: str, name: str, w
             continue
         if _has_surrogate(v):
             return DatasetError(
-                f"{where}: {unit} {n}: column '{name}' holds a lone UTF-16 surrogate (an escape such as \\ud800 "
+                f"{where}: {unit} {n}: column {name!r} holds a lone UTF-16 surrogate (an escape such as \\ud800 "
                 "without its pair), which is not text; fix or remove that escape"
             )
         kind = _kind(v)
@@ -321,11 +321,11 @@ def _column_error(values: list[Any], numbers: list[int], unit: str, name: str, w
             first = (kind, n)
         elif kind != first[0]:
             return DatasetError(
-                f"{where}: {unit} {n}: column '{name}' holds {kind} here but {first[0]} on {unit} {first[1]}; "
+                f"{where}: {unit} {n}: column {name!r} holds {kind} here but {first[0]} on {unit} {first[1]}; "
                 f"a column must hold the same kind of value on every {unit} (text or numbers for the prompt and "
                 "completion)"
             )
-    return DatasetError(f"{where}: column '{name}' holds JSON values of incompatible types ({_arrow_message(exc)})")
+    return DatasetError(f"{where}: column {name!r} holds JSON values of incompatible types ({_arrow_message(exc)})")
 
 
 @dataclass
@@ -528,7 +528,8 @@ def _arrow_message(exc: Exception) -> str:
 
 def _split(table: pa.Table, batch_size: int) -> Iterator[pa.Table]:
     for start in range(0, table.num_rows, batch_size):
-        yield table.slice(start, batch_size)
+        # The length is clamped here: Arrow does not clamp it for a table without columns.
+        yield table.slice(start, min(batch_size, table.num_rows - start))
 
 
 @dataclass

@@ -58,7 +58,7 @@ class ColumnSpec:
             at = [i + 1 for i, c in enumerate(columns) if c == name]
             if len(at) > 1:
                 raise DatasetError(
-                    f"{where}: column '{name}' appears {len(at)} times (columns {', '.join(map(str, at))}); "
+                    f"{where}: column {name!r} appears {len(at)} times (columns {', '.join(map(str, at))}); "
                     "rename all but one so it is clear which to read"
                 )
 
@@ -71,7 +71,7 @@ class ColumnSpec:
                 close = difflib.get_close_matches(str(name), columns, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise DatasetError(
-                    f"{role} column '{name}' not found in {where}{hint}; columns are: "
+                    f"{role} column {name!r} not found in {where}{hint}; columns are: "
                     f"{', '.join(repr(c) for c in columns) or '(none)'}. Choose columns with "
                     f"prompt_col=/completion_col= (CLI: --prompt-col/--completion-col) or a template"
                 )
@@ -152,15 +152,21 @@ def as_text(arr: pa.Array | pa.ChunkedArray, name: str, where: str) -> pa.Array:
         try:
             return pc.cast(arr, pa.string())
         except pa.ArrowInvalid:
-            raise DatasetError(f"{where}: column '{name}' holds bytes that are not valid UTF-8 text") from None
+            raise DatasetError(f"{where}: column {name!r} holds bytes that are not valid UTF-8 text") from None
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and _is_scalar_type(t.value_type):
         # A list of strings or numbers (e.g. multiple-choice endings) is written the way the study's CSV
         # exports wrote list columns: as the Python list's text, "['a', 'b']".
         return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
     raise DatasetError(
-        f"{where}: column '{name}' holds non-text values ({t}); the prompt and completion columns must hold "
+        f"{where}: column {name!r} holds non-text values ({_type_text(t)}); the prompt and completion columns must hold "
         f"text (or numbers). Flatten or serialize that column first"
     )
+
+
+def _type_text(t: pa.DataType) -> str:
+    """An Arrow type for a one-line message: field names (the data's own keys) escaped, long types cut."""
+    text = str(t).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _is_scalar_type(t: pa.DataType) -> bool:

@@ -350,3 +350,11 @@ def test_in_memory_sources_are_named_by_kind_and_content():
     assert load_task(df, name="reviews").name == "reviews"
     datasets = pytest.importorskip("datasets")
     assert load_task(datasets.Dataset.from_list(rows)).name.startswith("dataset-")
+
+
+def test_lines_holding_empty_objects_are_one_row_each(tmp_path: Path):
+    # Found by the fuzzer: a chunk whose rows have no keys became a table without columns, and slicing
+    # it into batches made 64 rows of one.
+    path = tmp_path / "empty_objects.jsonl"
+    path.write_bytes(b'{"prompt": "a", "completion": "b"}\r{}\r')
+    assert _read_all(load_task(path)) == [("a", "b"), ("", "")]
