@@ -287,18 +287,44 @@ def test_hub_datasets_are_read_as_owner_name_or_hf_urls(monkeypatch: pytest.Monk
     assert asked == ["owner/name", "squad"]
 
 
-def test_standard_input_is_read_with_its_format_sniffed_or_given(tmp_path: Path):
-    csv_bytes = b"prompt,completion\na,b\nc,d\n"
-    done = _advisor("profile", "-", "--json", stdin=csv_bytes)
+def test_standard_input_is_read_by_the_cli(tmp_path: Path):
+    done = _advisor("profile", "-", "--json", stdin=b"prompt,completion\na,b\nc,d\n")
     assert done.returncode == 0, done.stderr.decode()[-500:]
     doc = json.loads(done.stdout)
     assert doc["n_profiled"] == 2 and doc["task"].startswith("stdin-") and doc["source"] == "<stdin>"
-    jsonl = b'{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n'
-    assert json.loads(_advisor("profile", "-", "--json", stdin=gzip.compress(jsonl)).stdout)["n_profiled"] == 2
-    tsv = _advisor("profile", "-", "--format", "tsv", "--json", stdin=b"prompt\tcompletion\na,1\tb\n")
-    assert tsv.returncode == 0 and json.loads(tsv.stdout)["n_profiled"] == 1
-    bad = _advisor("profile", "-", "--format", "jsonl", stdin=b"prompt,completion\na,b\n")
-    assert bad.returncode == 2 and bad.stderr.decode().startswith("advisor profile: error: <stdin>: line 1: malformed JSON")
+
+
+class _Stdin:
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self.buffer = io.BytesIO(data)
+
+
+@pytest.mark.parametrize("data, options, rows", [
+    (b'{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": "d"}\n', [], 2),   # sniffed: JSON Lines
+    (gzip.compress(b"prompt,completion\na,b\n"), [], 1),                                      # gzip seen through
+    (b'[{"prompt": "a", "completion": "b"}]', [], 1),                                           # a JSON array
+    (b"prompt\tcompletion\na,1\tb\n", ["--format", "tsv"], 1),                                # said by --format
+])
+def test_standard_input_formats_are_sniffed_or_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                     data: bytes, options: list[str], rows: int):
+    from advisor.cli import main
+
+    monkeypatch.setattr(sys, "stdin", _Stdin(data))
+    assert main(["profile", "-", "--json", *options]) == 0
+    assert json.loads(capsys.readouterr().out)["n_profiled"] == rows
+
+
+def test_standard_input_in_the_wrong_format_is_one_line_naming_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    from advisor.cli import main
+
+    monkeypatch.setattr(sys, "stdin", _Stdin(b"prompt,completion\na,b\n"))
+    assert main(["profile", "-", "--format", "jsonl"]) == 2
+    assert capsys.readouterr().err.startswith("advisor profile: error: <stdin>: line 1: malformed JSON")
+    monkeypatch.setattr(sys, "stdin", _Stdin(b""))
+    assert main(["profile", "-"]) == 2
+    assert "<stdin>: the dataset is empty" in capsys.readouterr().err
 
 
 def test_a_stream_is_copied_once_and_the_copy_goes_with_the_task(tmp_path: Path):
