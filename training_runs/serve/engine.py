@@ -11,10 +11,11 @@ One background thread runs the scheduler loop; between two decode steps it
 5. samples the next tokens (greedy, or temperature/top-p with a per-request seed), streams them to each
    request's sink, and retires finished sequences.
 
-One tenant cannot break another's results: adapters are checked before they are queued for (the
-``AdapterCatalog``: config, files, shapes, rank, budget) and when read (finite weights); a row whose logits
-come out NaN or infinite (an adapter that overflows) fails alone with ``AdapterOutputError`` while the
-other rows of its batch go on; and the runner clears a KV-cache row before it is reused. A load that
+One tenant cannot break another's results: an adapter's files are checked cheaply (``check_adapter``, which
+the HTTP layer calls before it queues a request: config, files, shapes, rank, budget, remembered per version
+of the files by the ``AdapterCatalog``) and again when read (finite weights); a row whose logits come out
+NaN or infinite (an adapter that overflows) fails alone with ``AdapterOutputError`` while the other rows of
+its batch go on; and the runner clears a KV-cache row before it is reused. A load that
 takes longer than ``adapter_load_timeout`` fails its requests (``AdapterLoadTimeoutError``) instead of
 holding them forever.
 
