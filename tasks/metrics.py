@@ -434,33 +434,29 @@ def get_metric(name: str, registry: MetricRegistry | None = None) -> Metric:
     return (registry or _BUILTINS).get(name)
 
 
-#: At most this many distinct short references make a task's metric exact match.
-_MAX_LABELS = 20
+def infer_metric(references: Sequence[str], inputs: Sequence[str] | None = None,
+                 prompts: Sequence[str] | None = None) -> str:
+    """A metric for a task whose metric was not given, from its kind (see :mod:`tasks.task_kinds`), read from
+    the reference completions and, when given, the inputs (the prompts' varying part) and whole prompts.
 
-
-def infer_metric(references: Sequence[str]) -> str:
-    """A metric for a task whose metric was not given, from what its reference completions look like.
-
-    All binary words (yes/no, true/false, 1/0, positive/negative) -> ``binary_flex``; all GSM8K-style
-    (``#### n``) -> ``first_number``; all JSON objects or lists -> ``json_match``; at most 20 distinct short
-    labels -> ``exact_match``; anything else (free text) -> ``rouge_l``.
+    It follows the study's conventions: labels -> ``exact_match``, or ``binary_flex`` when every label is a
+    yes/no-like word; multiple choice -> ``exact_match``; numbers (answer-only, or GSM8K's ``#### n``) ->
+    ``first_number``; 0-5 similarity scores -> ``sts``; short answers, structured output, code and free text
+    -> ``rouge_l`` (the study scored its NER-as-JSON, SQL and QA tasks with ROUGE; ask for ``json_match``
+    explicitly to compare structures).
 
     Example:
         >>> infer_metric(["yes", "no", "yes"]), infer_metric(["#### 72", "#### 5"]), infer_metric(["a cat sat"])
         ('binary_flex', 'first_number', 'rouge_l')
+        >>> infer_metric(["14", "32", "8", "9", "120"])
+        'first_number'
     """
     refs = [str(r).strip() for r in references]
     if not refs:
         raise ValueError("cannot infer a metric from no references")
-    if all(truth_value(r) is not None and len(r.split()) == 1 for r in refs):
-        return "binary_flex"
-    if all("####" in r for r in refs):
-        return "first_number"
-    if all(r[:1] in "{[" and first_json_value(r) is not None for r in refs):
-        return "json_match"
-    if len(set(refs)) <= _MAX_LABELS and all(len(r.split()) <= 3 for r in refs) and len(refs) > len(set(refs)):
-        return "exact_match"
-    return "rouge_l"
+    from tasks.task_kinds import detect_task_kind, metric_for_kind
+
+    return metric_for_kind(detect_task_kind(refs, inputs, prompts), refs)
 
 
 def score(

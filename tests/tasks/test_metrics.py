@@ -113,3 +113,14 @@ def test_a_registry_accepts_new_metrics_without_changing_the_builtin_one():
     assert "length_ratio" not in builtin_registry()
     with pytest.raises(ValueError, match="already registered"):
         registry.register(Metric("rouge_l", "dup", lambda p, r: 0.0))
+
+
+def test_an_inferred_metric_reads_the_task_kind_from_outputs_and_inputs():
+    from tasks.metrics import infer_metric
+
+    assert infer_metric(["14", "32", "8", "91", "120", "7"]) == "first_number"  # answer-only numbers
+    assert infer_metric(["#### 72", "#### 5"]) == "first_number"
+    assert infer_metric(["yes", "no", "yes"]) == "binary_flex"
+    assert infer_metric(["B", "A", "C", "B"], ["Q?\nA. x\nB. y\nC. z"] * 4) == "exact_match"
+    assert infer_metric(["2.5", "4.0", "0.6", "3.8", "1.2"] * 4) == "sts"
+    assert infer_metric(["The cat sat on the mat all day long.", "A dog ran far away from the noisy road."]) == "rouge_l"
