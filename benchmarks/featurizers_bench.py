@@ -4,7 +4,8 @@ Three implementations of the study's per-example heuristics (cl100k token counts
 example; ROUGE-L F between input and output; gzip compressibility) and their summaries:
 
 * ours      - ``featurizers`` (batched tiktoken in threads, rapidfuzz LCS over ROUGE words, zlib), as
-              ``profile()`` runs it;
+              ``profile()`` runs it: the study's measures and their content-only counterparts (a second
+              tokenization and ROUGE-L of each prompt's varying content), so it does more work than the others;
 * reference - a per-example Python loop with the ``rouge-score`` package, ``gzip`` and tiktoken;
 * floor     - tiktoken encoding of the inputs and outputs alone (the least any implementation must do),
               the faster of a plain loop and the same two-thread split that ours uses.
@@ -36,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from featurizers import load_task_dir  # noqa: E402
 from featurizers.batch_features import BatchFeatures  # noqa: E402
+from featurizers.contents import FixedText, join_fields  # noqa: E402
 from featurizers.profiler import FEATURIZE_BATCH  # noqa: E402
 from featurizers.registry import MEASURES  # noqa: E402
 from featurizers.text import encoding, parallel_map  # noqa: E402
@@ -43,37 +45,47 @@ from featurizers.text import encoding, parallel_map  # noqa: E402
 SHARED = REPO.parent / "shared" / "reference_tasks"
 
 
-def load_examples(tasks: list[str], rows: int) -> tuple[list[str], list[str], str]:
-    """Examples from reference-task samples (repeated up to ``rows``), or generated ones if shared is absent."""
+def load_examples(tasks: list[str], rows: int) -> tuple[list[str], list[str], list[str], str]:
+    """Examples from reference-task samples (repeated up to ``rows``), or generated ones if shared is absent:
+    prompts, completions, and each prompt's varying content as ``profile()`` derives it (the template's field
+    values without the text all of a task's prompts share)."""
     prompts: list[str] = []
     completions: list[str] = []
+    contents: list[str] = []
     found = [t for t in tasks if (SHARED / t / "train.jsonl").is_file()]
     if found:
         for t in found:
-            for ex in load_task_dir(SHARED / t):
-                prompts.append(ex.prompt)
-                completions.append(ex.completion)
+            raw: list[str] = []
+            for p, c, fields in load_task_dir(SHARED / t).iter_arrow_with_fields():
+                prompts += p.to_pylist()
+                completions += c.to_pylist()
+                raw += join_fields(p, fields).to_pylist()
+            contents += FixedText.estimate(raw).strip_all(raw)
         what = "+".join(found) if len(found) <= 3 else f"{len(found)} reference tasks"
     else:
         rng = np.random.default_rng(0)
         words = [f"w{i}" for i in range(2000)]
         for _ in range(rows):
             n = int(rng.integers(5, 200))
-            prompts.append("Question: " + " ".join(rng.choice(words, n)) + "\nAnswer:")
+            text = " ".join(rng.choice(words, n))
+            prompts.append("Question: " + text + "\nAnswer:")
+            contents.append(text)
             completions.append(" ".join(rng.choice(words, int(rng.integers(1, 20)))))
         what = "generated"
     # A seeded shuffle, so any prefix (the reference's share) mixes the tasks like the whole.
     order = np.random.default_rng(0).permutation(len(prompts))
-    prompts, completions = [prompts[i] for i in order], [completions[i] for i in order]
+    prompts, completions, contents = ([col[i] for i in order] for col in (prompts, completions, contents))
     reps = -(-rows // len(prompts))
-    return (prompts * reps)[:rows], (completions * reps)[:rows], what
+    return (prompts * reps)[:rows], (completions * reps)[:rows], (contents * reps)[:rows], what
 
 
-def ours(prompts: list[str], completions: list[str], workers: int) -> dict[str, np.ndarray]:
-    """The per-example pass of ``profile()``: every registered measure, batch by batch."""
+def ours(prompts: list[str], completions: list[str], contents: list[str], workers: int) -> dict[str, np.ndarray]:
+    """The per-example pass of ``profile()``: every registered measure (the study's and the content-only
+    ones), batch by batch."""
     out: dict[str, list[np.ndarray]] = {name: [] for name in MEASURES}
     for start in range(0, len(prompts), FEATURIZE_BATCH):
-        batch = BatchFeatures(prompts[start : start + FEATURIZE_BATCH], completions[start : start + FEATURIZE_BATCH], workers)
+        part = slice(start, start + FEATURIZE_BATCH)
+        batch = BatchFeatures(prompts[part], completions[part], workers, contents=contents[part])
         for name, m in MEASURES.items():
             out[name].append(np.asarray(m.fn(batch)))
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -168,13 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     tasks = sorted(p.name for p in SHARED.iterdir() if (p / "train.jsonl").is_file()) if args.tasks == "all" and SHARED.is_dir() else args.tasks.split(",")
-    prompts, completions, what = load_examples(tasks, args.rows)
+    prompts, completions, contents, what = load_examples(tasks, args.rows)
     n_ref = min(args.reference_rows or args.rows, args.rows)
     print(f"data: {len(prompts):,} examples from {what}; reference on the first {n_ref:,}; {args.workers} workers; cpus={os.cpu_count()}")
     encoding()  # load the BPE file outside the timings
 
-    t_ours = min(timed(ours, prompts, completions, args.workers)[0] for _ in range(args.repeat))
-    ours_values = ours(prompts, completions, args.workers)
+    t_ours = min(timed(ours, prompts, completions, contents, args.workers)[0] for _ in range(args.repeat))
+    ours_values = ours(prompts, completions, contents, args.workers)
     t_floor = min(timed(floor, prompts, completions, w)[0] for w in {1, args.workers} for _ in range(args.repeat))
     t_ref, ref_values = timed(reference, prompts[:n_ref], completions[:n_ref])
 

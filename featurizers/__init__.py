@@ -8,13 +8,15 @@ Example:
 """
 from __future__ import annotations
 
-from featurizers.profile_types import FEATURIZER_VERSION, STUDY_HEURISTICS, TaskProfile
+from featurizers.profile_types import (
+    FEATURIZER_VERSION, INVARIANT_HEURISTICS, INVARIANT_STUDY_HEURISTICS, STUDY_HEURISTICS, TaskProfile,
+)
 from featurizers.profiler import DEFAULT_SAMPLE, profile
 from featurizers.registry import HEURISTICS, MEASURES
 # The task's definition lives in `tasks`; these are re-exported so `featurizers.load_task(...)` keeps working.
 from tasks import DatasetError, Example, ExampleBatch, TaskData, TaskTemplate, load_task, load_task_dir
 
 __all__ = [
-    "DEFAULT_SAMPLE", "DatasetError", "Example", "ExampleBatch", "FEATURIZER_VERSION", "HEURISTICS", "MEASURES",
-    "STUDY_HEURISTICS", "TaskData", "TaskProfile", "TaskTemplate", "load_task", "load_task_dir", "profile",
+    "DEFAULT_SAMPLE", "DatasetError", "Example", "ExampleBatch", "FEATURIZER_VERSION", "HEURISTICS",
+    "INVARIANT_HEURISTICS", "INVARIANT_STUDY_HEURISTICS", "MEASURES", "STUDY_HEURISTICS", "TaskData", "TaskProfile", "TaskTemplate", "load_task", "load_task_dir", "profile",
 ]

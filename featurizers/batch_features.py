@@ -1,13 +1,13 @@
 """Per-batch intermediates shared by several heuristics, each computed once and cached."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
 
+from featurizers.contents import FixedText
 from featurizers.text import gzip_sizes, rouge_words, token_counts
 
 
@@ -15,15 +15,23 @@ from featurizers.text import gzip_sizes, rouge_words, token_counts
 class BatchFeatures:
     """A batch of examples plus lazily computed token counts, ROUGE words and byte strings.
 
+    ``contents`` is the varying content of each prompt (see :mod:`featurizers.contents`; default: the
+    prompts themselves); the ``content_*`` measures read it.
+
     Example:
-        >>> b = BatchFeatures(["Is 2+2 4?"], ["yes"])
-        >>> b.input_tokens.tolist(), b.output_tokens.tolist()
-        ([8], [1])
+        >>> b = BatchFeatures(["Is 2+2 4?"], ["yes"], contents=["2+2 4"])
+        >>> b.input_tokens.tolist(), b.output_tokens.tolist(), b.content_tokens.tolist()
+        ([8], [1], [5])
     """
 
     prompts: list[str]
     completions: list[str]
     workers: int = 1
+    contents: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.contents is None:
+            self.contents = self.prompts
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -31,6 +39,23 @@ class BatchFeatures:
     @cached_property
     def input_tokens(self) -> np.ndarray:
         return token_counts(self.prompts, self.workers)
+
+    @cached_property
+    def _contents_are_prompts(self) -> bool:
+        # Prompt/completion data without fixed text: count once (list equality tests identity first).
+        return self.contents is self.prompts or self.contents == self.prompts
+
+    @cached_property
+    def content_tokens(self) -> np.ndarray:
+        if self._contents_are_prompts:
+            return self.input_tokens
+        return token_counts(self.contents, self.workers)
+
+    @cached_property
+    def content_words(self) -> list[list[str]]:
+        if self._contents_are_prompts:
+            return self.input_words
+        return [rouge_words(t) for t in self.contents]
 
     @cached_property
     def output_tokens(self) -> np.ndarray:
@@ -62,9 +87,10 @@ class BatchFeatures:
 class SampleView:
     """A bounded sample of examples for the dataset-level heuristics, with cached helpers.
 
-    ``embed`` (optional) maps a list of texts to L2-normalised embeddings; heuristics that need it are
-    skipped when it is ``None``. ``metric`` is the task's metric name when known (the simple-learner
-    heuristics score with it).
+    ``contents`` is the varying content of each prompt (see :mod:`featurizers.contents`); without it the
+    prompts' shared prefix and suffix are cut off. ``embed`` (optional) maps a list of texts to L2-normalised
+    embeddings; heuristics that need it are skipped when it is ``None``. ``metric`` is the task's metric name
+    when known (the simple-learner heuristics score with it).
     """
 
     prompts: list[str]
@@ -72,6 +98,7 @@ class SampleView:
     embed: Callable[[list[str]], np.ndarray] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
     metric: str | None = None
+    contents: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -83,29 +110,17 @@ class SampleView:
 
     @cached_property
     def input_contents(self) -> list[str]:
-        """Prompts without the prefix and suffix that every prompt of the sample shares (the template's
-        fixed text), so diversity measures look at what varies."""
-        if len(self.prompts) < 2:
-            return list(self.prompts)
-        prefix = _word_boundary_prefix(os.path.commonprefix(self.prompts))
-        rest = [p[prefix:] for p in self.prompts]
-        suffix = _word_boundary_prefix(os.path.commonprefix([r[::-1] for r in rest]))
-        return [r[: len(r) - suffix] for r in rest]
+        """What varies from prompt to prompt: ``contents`` if given, else the prompts without the prefix and
+        suffix that every prompt of the sample shares (the template's fixed text)."""
+        if self.contents is not None:
+            return list(self.contents)
+        return FixedText.estimate(self.prompts).strip_all(self.prompts)
 
     @cached_property
     def nonempty_outputs(self) -> list[str]:
         return [o for o in self.outputs if o]
 
     @cached_property
-    def input_words(self) -> list[list[str]]:
-        return [rouge_words(t) for t in self.prompts]
-
-
-def _word_boundary_prefix(common: str) -> int:
-    """Length of ``common`` cut back so it does not end inside a word (shared letters of different words stay)."""
-    if not common or not common[-1].isalnum():
-        return len(common)
-    cut = len(common)
-    while cut and common[cut - 1].isalnum():
-        cut -= 1
-    return cut
+    def content_words(self) -> list[list[str]]:
+        """ROUGE words of each input's varying content."""
+        return [rouge_words(t) for t in self.input_contents]

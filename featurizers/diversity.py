@@ -62,8 +62,13 @@ def output_lexical_diversity(s: SampleView) -> float:
 
 @heuristic("near_duplicate_rate")
 def near_duplicate_rate(s: SampleView) -> float:
-    """Share of examples whose input repeats an earlier one's, ignoring case, punctuation and spacing."""
+    """Share of the (unique) examples whose input repeats an earlier one's, ignoring case, punctuation, spacing
+    and the template's fixed text: the same input with another output, or nearly the same input.
+
+    ``profile()`` removes exact duplicates (same input and output) first and reports their share as
+    ``TaskProfile.duplicate_share``, so this counts only what de-duplication leaves.
+    """
     if not len(s):
         return math.nan
-    keys = Counter(" ".join(w) for w in s.input_words)
+    keys = Counter(" ".join(w) for w in s.content_words)
     return sum(c - 1 for c in keys.values()) / len(s)

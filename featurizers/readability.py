@@ -29,8 +29,8 @@ def mean_ari(texts: list[str]) -> float:
 
 @heuristic("input_readability")
 def input_readability(s: SampleView) -> float:
-    """Mean ARI grade level of the prompts (the template applied)."""
-    return mean_ari(s.prompts)
+    """Mean ARI grade level of the inputs' varying content (the template's fixed text left out)."""
+    return mean_ari(s.input_contents)
 
 
 @heuristic("output_readability")

