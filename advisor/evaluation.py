@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from advisor.estimators import Blend, JointLightGBM, LevelAndSpread, PerModelMean, ScoreEstimator, TwoStage
-from advisor.features import STUDY_FEATURES, TASK_TYPE_FEATURES, FeatureSpec
+from advisor.features import INVARIANT_STUDY_FEATURES, TASK_TYPE_FEATURES, FeatureSpec
 from advisor.predictor import Predictor
 from advisor.training_data import TrainingTable
 
@@ -204,8 +204,8 @@ def default_candidates(extra_features: Sequence[str] = (), learner_features: Seq
     """The candidates compared by ``advisor evaluate``: baseline, ridge, LightGBM, nearest tasks, blends,
     each without and with measured base scores; with ``learner_features`` (the simple-learner scores) also
     the recipes that read them."""
-    study = STUDY_FEATURES
-    wide = STUDY_FEATURES + tuple(extra_features)
+    study = INVARIANT_STUDY_FEATURES
+    wide = study + tuple(extra_features)
     typed = wide + TASK_TYPE_FEATURES
     learner = tuple(learner_features)
     out = []

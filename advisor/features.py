@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from featurizers.profile_types import STUDY_HEURISTICS, TaskProfile
+from featurizers.profile_types import INVARIANT_STUDY_HEURISTICS, STUDY_HEURISTICS, TaskProfile
 
 
 class ProfileFeatureError(ValueError):
@@ -15,15 +15,23 @@ class ProfileFeatureError(ValueError):
 
 #: The study's heuristics. Token counts and example counts are heavy-tailed, so they enter on a log scale.
 STUDY_FEATURES: tuple[str, ...] = STUDY_HEURISTICS
+#: The study's heuristics as the default candidates read them: their content-only counterparts (no template
+#: text; see featurizers.profile_types.INVARIANT_STUDY_HEURISTICS), which rewording an instruction, repeating
+#: or reordering rows does not move.
+INVARIANT_STUDY_FEATURES: tuple[str, ...] = INVARIANT_STUDY_HEURISTICS
 
-LOG_SCALED_PREFIXES: tuple[str, ...] = ("input_tokens_", "output_tokens_", "example_tokens_", "n_examples")
+LOG_SCALED_PREFIXES: tuple[str, ...] = (
+    "input_tokens_", "output_tokens_", "example_tokens_", "content_input_tokens_", "content_example_tokens_",
+    "n_examples",
+)
 
 #: Indicator features of the task type the featurizers detect (``TaskProfile.task_type``), read from a
 #: ``task_type`` column. Only the types that at least two reference tasks with fair samples have: one task
 #: cannot teach what its type does.
 TASK_TYPE_PREFIX = "task_type:"
 TASK_TYPE_FEATURES: tuple[str, ...] = (
-    "task_type:classification", "task_type:free_generation", "task_type:structured_generation",
+    "task_type:classification", "task_type:multiple_choice", "task_type:free_generation",
+    "task_type:structured_output",
 )
 
 
