@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "serve": "advisor.cli.serve_commands",
     "evaluate-adapters": "advisor.cli.serve_commands",
     "models": "advisor.cli.model_commands",
+    "extrapolate": "advisor.cli.extrapolate_commands",
 }
 
 
