@@ -139,7 +139,7 @@ def _shipped_advisor(path: str | None) -> "Advisor":
 
 @lru_cache(maxsize=4)
 def _load_advisor(path: str | None) -> "Advisor":
-    # One load per worker process: the artifact is read once and reused for every entry it scores.
+    # One load per process: score_catalog loads it once and hands it to its workers.
     from advisor.api import Advisor
 
     return Advisor.load(path)
@@ -185,16 +185,17 @@ def _score_job(job: _Job, advisor: "Advisor", key_heuristics: Sequence[str]) -> 
         row["seconds"] = round(time.perf_counter() - start, 3)
         return _Outcome(job.index, True, row, profile=profile.to_dict(), recommendation=rec.to_dict())
     except Exception as exc:  # noqa: BLE001 - a failing entry is recorded and the batch goes on
-        return _failed(job.index, entry, _error_text(exc), traceback=traceback.format_exc(),
+        return _failed(job.index, entry, _error_text(exc), trace=traceback.format_exc(),
                        seconds=round(time.perf_counter() - start, 3))
 
 
-def _failed(index: int, entry: CatalogEntry, error: str, *, traceback: str | None = None,
+def _failed(index: int, entry: CatalogEntry, error: str, *, trace: str | None = None,
             seconds: float | None = None) -> _Outcome:
+    """The outcome of an entry that could not be scored (``trace``: the traceback, kept in the database)."""
     row: dict[str, Any] = {"name": entry.name, "status": "error", "dataset": entry.describe(), "error": error}
     if seconds is not None:
         row["seconds"] = seconds
-    return _Outcome(index, False, row, error=error, traceback=traceback)
+    return _Outcome(index, False, row, error=error, traceback=trace)
 
 
 @dataclass(frozen=True)

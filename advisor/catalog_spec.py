@@ -11,6 +11,8 @@ Relative paths are relative to the catalog file.
 YAML: a list of entries, or a mapping with a ``tasks`` list. CSV: one row per entry with the same
 column names; ``input_columns`` is comma-separated and each ``base_score:<model>`` column holds a
 measured base score.
+The user-facing description (with examples and how resuming works) is README.md's "Catalog files"
+section; ``advisor score-catalog --help`` summarizes it.
 
 Example:
     >>> entries = read_catalog("catalog.yaml")     # doctest: +SKIP
