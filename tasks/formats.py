@@ -111,9 +111,9 @@ def guess_format(head: bytes) -> FileFormat:
     anything else is CSV. gzip is seen through by the caller, which passes the decompressed head.
 
     Example:
-        >>> guess_format(b'{"prompt": "a"}\n{"prompt": "b"}\n').kind
+        >>> guess_format(b'{"prompt": "a"}\\n{"prompt": "b"}\\n').kind
         'json'
-        >>> guess_format(b"prompt\tcompletion\na\tb\n").kind, guess_format(b"prompt,completion\n").kind
+        >>> guess_format(b"prompt\\tcompletion\\na\\tb\\n").kind, guess_format(b"prompt,completion\\n").kind
         ('tsv', 'csv')
     """
     if head.startswith(PARQUET_MAGIC):
