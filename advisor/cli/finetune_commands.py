@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "q_proj/v_proj, lr 2e-4 cosine, effective batch 16), score the base model zero-shot and the "
             "fine-tuned model on a held-out split with the task's metric, save the adapter and record both "
             "scores in the results database. Without a CUDA GPU add --no-quantize (plain LoRA, small models). "
-            "Rerunning an interrupted command resumes from its checkpoint."
+            "Rerunning an interrupted or killed command resumes from its checkpoint (a run already recorded is "
+            "reported as done)."
         ),
     )
     finetune.add_argument("--base-model", required=True, metavar="HF_ID_OR_PATH",
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     finetune.add_argument("--model-name", metavar="NAME",
                           help="record the base model under this name (e.g. mistral-7b for a local copy)")
     finetune.add_argument("--task", metavar="NAME", help="task name to record (default: the dataset's name)")
+    finetune.add_argument("--adapter-name", metavar="NAME",
+                          help="directory name of the adapter (default: <task>-<model>-<run id>)")
     add_data_options(finetune, positional=False)
     _add_training_options(finetune)
     finetune.set_defaults(handler=run_finetune)
@@ -80,8 +83,13 @@ def _add_training_options(parser: argparse.ArgumentParser, default_steps: int | 
     group.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
     group.add_argument("--learning-rate", type=float, default=defaults.learning_rate, metavar="LR")
     group.add_argument("--lora-r", type=int, default=defaults.lora_r, metavar="R")
+    group.add_argument("--target-modules", metavar="M1,M2",
+                       help="modules LoRA adapts (default: the registry's for the base model, e.g. q_proj,v_proj; "
+                            "qkv_proj for Phi-3-style models)")
     group.add_argument("--seed", type=int, default=defaults.seed)
     group.add_argument("--output-dir", metavar="DIR", help="checkpoints (default: derived from the run, to resume)")
+    group.add_argument("--save-steps", type=int, default=defaults.save_steps, metavar="N",
+                       help=f"write a checkpoint every N steps, and at the end (default {defaults.save_steps})")
     group.add_argument("--adapters-dir", metavar="DIR", help="where adapters go (default: <data dir>/adapters)")
     group.add_argument("--device", metavar="DEV", help="cpu or cuda (default: cuda when available)")
     group.add_argument("--url", metavar="URL", help="results database URL (default: ADVISOR_DB_URL or the local file)")
@@ -100,11 +108,22 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Any:
         "per_device_batch_size": args.batch_size, "gradient_accumulation_steps": 16 // args.batch_size,
         "max_seq_length": args.max_seq_length, "truncation": args.truncation,
         "gradient_checkpointing": args.gradient_checkpointing, "learning_rate": args.learning_rate,
-        "lora_r": args.lora_r, "seed": args.seed, "output_dir": args.output_dir,
+        "lora_r": args.lora_r, "seed": args.seed, "output_dir": args.output_dir, "save_steps": args.save_steps,
         "adapters_dir": args.adapters_dir, "device": args.device,
+        "target_modules": _module_list(args.target_modules),
+        "adapter_name": getattr(args, "adapter_name", None),
     }
     settings.update(overrides)
     return QLoRAConfig(**settings)
+
+
+def _module_list(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    modules = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not modules:
+        raise UserError(f"--target-modules needs module names separated by commas (e.g. q_proj,v_proj), got {text!r}")
+    return modules
 
 
 def _open_store(args: argparse.Namespace) -> Any:
@@ -136,6 +155,11 @@ def run_finetune(args: argparse.Namespace) -> int:
             store.close()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
+        return 0
+    if result.already_recorded:
+        print(f"run {result.run_id} is already recorded (an earlier attempt finished it); nothing to do")
+        print(f"  {result.base_model} on {result.task}: {_result_line(result)}")
+        print(f"  adapter: {result.adapter_dir}")
         return 0
     print(f"run {result.run_id}: {result.base_model} on {result.task}: {_result_line(result)}")
     print(f"  {result.n_train} training / {result.n_eval} held-out examples, {result.steps} steps"

@@ -15,7 +15,7 @@ Example:
 """
 from __future__ import annotations
 
-from training_runs.qlora.adapters import AdapterInfo, list_adapters, read_adapter, validate_adapter_name
+from training_runs.qlora.adapters import AdapterExistsError, AdapterInfo, list_adapters, read_adapter, validate_adapter_name
 from training_runs.qlora.config import STUDY_MAX_STEPS, QLoRAConfig
 from training_runs.qlora.errors import (
     CheckpointMismatchError,
@@ -31,7 +31,7 @@ from training_runs.qlora.runner import RunResult, run_qlora
 from training_runs.qlora.training import StepInfo, TrainStats, train_adapter
 
 __all__ = [
-    "AdapterInfo", "CheckpointMismatchError", "ConfigError", "DatasetTooSmallError", "ModelNotFoundError",
+    "AdapterExistsError", "AdapterInfo", "CheckpointMismatchError", "ConfigError", "DatasetTooSmallError", "ModelNotFoundError",
     "PromptTooLongError", "QLoRAConfig", "QLoRAError", "QuantizationUnavailableError", "RunResult",
     "STUDY_MAX_STEPS", "StepInfo", "TrainStats", "TrainingOutOfMemoryError", "list_adapters", "read_adapter",
     "run_qlora", "train_adapter", "validate_adapter_name",

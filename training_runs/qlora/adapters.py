@@ -12,7 +12,8 @@ Layout::
 
 An adapter directory is complete or absent: it is assembled in a hidden temporary directory
 (``.tmp-<name>-*``) inside ``adapters_root`` and renamed into place. Readers should skip names starting
-with ``.``. :func:`list_adapters` and :func:`read_adapter` read the layout back; :func:`validate_adapter_name`
+with ``.``. An existing adapter is only ever replaced by one of the same run (a run killed after saving its
+adapter and re-run); an adapter of another run under the same name is refused. :func:`list_adapters` and :func:`read_adapter` read the layout back; :func:`validate_adapter_name`
 is the name check (no path separators, no ``..``) the server applies to request names too.
 
 Example:
@@ -28,12 +29,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from training_runs.qlora.errors import QLoRAError
+from training_runs.qlora.paths import check_writable_dir
+from training_runs.staging import staged_directory
 
 RUN_FILE = "run.json"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
@@ -44,6 +46,10 @@ ADAPTER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 class AdapterNameError(QLoRAError):
     """An adapter name that could escape the adapters directory or is otherwise not allowed."""
+
+
+class AdapterExistsError(QLoRAError):
+    """An adapter of another run already has the name a run would save its adapter under."""
 
 
 def validate_adapter_name(name: str) -> str:
@@ -90,19 +96,45 @@ class AdapterInfo:
     run: dict[str, Any]
 
 
+def check_adapters_root(adapters_root: str | os.PathLike[str]) -> Path:
+    """Raise :class:`QLoRAError` unless ``adapters_root`` is, or can be created as, a writable directory
+    (the runner checks this before training, not after)."""
+    return check_writable_dir(adapters_root, "the adapters directory", "--adapters-dir")
+
+
+def check_name_free(adapters_root: str | os.PathLike[str], name: str, run_id: str) -> None:
+    """Raise :class:`AdapterExistsError` if ``name`` is taken by an adapter that is not run ``run_id``'s."""
+    target = Path(adapters_root) / validate_adapter_name(name)
+    if not target.exists() and not target.is_symlink():
+        return
+    owner = _run_id_of(target)
+    if owner != run_id:
+        raise AdapterExistsError(
+            f"an adapter named {name!r} already exists in {Path(adapters_root)} (from run {owner or 'unknown'}); "
+            "choose another --adapter-name or --adapters-dir"
+        )
+
+
+def _run_id_of(path: Path) -> str | None:
+    try:
+        run = json.loads((path / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
+
+
 def save_adapter(model: Any, adapters_root: str | os.PathLike[str], name: str, run_info: dict[str, Any]) -> Path:
     """Write the peft ``model``'s adapter and ``run.json`` to ``<adapters_root>/<name>`` atomically.
 
-    Raises :class:`QLoRAError` if an adapter of that name exists already.
+    An adapter already there of the same run (``run_info["run_id"]``) is replaced in one step; one of
+    another run raises :class:`AdapterExistsError`. Staging directories of killed saves of this name are
+    cleared first.
     """
-    validate_adapter_name(name)
-    root = Path(adapters_root)
+    root = check_adapters_root(adapters_root)
     root.mkdir(parents=True, exist_ok=True)
-    target = root / name
-    if target.exists():
-        raise QLoRAError(f"an adapter named {name!r} already exists in {root}; choose another --adapter-name")
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
-    try:
+    check_name_free(root, name, str(run_info.get("run_id", "")))
+    _clear_staging(root, name)
+    with staged_directory(root / name, prefix=f".tmp-{name}-", mode=0o755) as staging:
         model.save_pretrained(str(staging))
         for required in (ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE):
             if not (staging / required).is_file():
@@ -110,12 +142,15 @@ def save_adapter(model: Any, adapters_root: str | os.PathLike[str], name: str, r
         info = {"adapter_name": name, "format": LAYOUT_FORMAT,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **run_info}
         (staging / RUN_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str))
-        os.chmod(staging, 0o755)
-        os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return root / name
+
+
+def _clear_staging(root: Path, name: str) -> None:
+    # tempfile.mkdtemp appends 8 characters without '-', so another adapter's staging never matches
+    own = re.compile(rf"(\.retired-)?\.tmp-{re.escape(name)}-[a-z0-9_]{{8}}")
+    for child in root.iterdir():
+        if own.fullmatch(child.name):
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def read_adapter(path: str | os.PathLike[str]) -> AdapterInfo:

@@ -1,9 +1,12 @@
 """Resumable training checkpoints: adapter weights, optimizer, scheduler and step, written atomically.
 
 Layout: ``<output_dir>/checkpoint/`` holding ``adapter.safetensors`` (the trainable LoRA weights),
-``optimizer.pt``, ``scheduler.pt`` and ``state.json`` (step, run id, run fingerprint, training tokens and seconds so far). A new
-checkpoint is written to a temporary sibling and renamed over the old one, so an interruption at any
-moment leaves either the previous or the new checkpoint, never a mixture.
+``optimizer.pt``, ``scheduler.pt`` and ``state.json`` (step, run id, run fingerprint, training tokens and
+seconds so far, the last step's loss). A new checkpoint is written to a temporary sibling and renamed over
+the old one, so an interruption at any moment leaves either the previous or the new checkpoint, never a
+mixture; removing one renames it away first, so a kill mid-removal never leaves half a checkpoint.
+Hidden siblings that killed writes or removals leave behind (``.checkpoint-*``, ``.retired-*``,
+``.removed-*``) are cleared by :func:`clear_leftovers`.
 
 Example:
     >>> load_checkpoint("/nonexistent/run") is None
@@ -36,6 +39,7 @@ class Checkpoint:
     fingerprint: str
     train_tokens: int
     train_time_s: float = 0.0
+    last_loss: float | None = None
 
     def check_matches(self, fingerprint: str) -> None:
         """Raise :class:`CheckpointMismatchError` unless the checkpoint belongs to the run ``fingerprint``."""
@@ -64,8 +68,10 @@ def load_checkpoint(output_dir: str | os.PathLike[str]) -> Checkpoint | None:
     if not state_file.is_file():
         return None
     state = json.loads(state_file.read_text())
+    last_loss = state.get("last_loss")
     return Checkpoint(path, int(state["step"]), str(state["run_id"]), str(state["fingerprint"]),
-                      int(state.get("train_tokens", 0)), float(state.get("train_time_s", 0.0)))
+                      int(state.get("train_tokens", 0)), float(state.get("train_time_s", 0.0)),
+                      None if last_loss is None else float(last_loss))
 
 
 def save_checkpoint(
@@ -79,6 +85,7 @@ def save_checkpoint(
     fingerprint: str,
     train_tokens: int,
     train_time_s: float = 0.0,
+    last_loss: float | None = None,
 ) -> Checkpoint:
     """Write the training state atomically to ``<output_dir>/checkpoint`` and return it."""
     from peft import get_peft_model_state_dict
@@ -91,11 +98,28 @@ def save_checkpoint(
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
         state = {"step": step, "run_id": run_id, "fingerprint": fingerprint, "train_tokens": train_tokens,
-                 "train_time_s": train_time_s}
+                 "train_time_s": train_time_s, "last_loss": last_loss}
         (staging / "state.json").write_text(json.dumps(state, indent=2))
-    return Checkpoint(target, step, run_id, fingerprint, train_tokens, train_time_s)
+    return Checkpoint(target, step, run_id, fingerprint, train_tokens, train_time_s, last_loss)
 
 
 def remove_checkpoint(output_dir: str | os.PathLike[str]) -> None:
-    """Delete the checkpoint of a finished run (a rerun then starts a new run)."""
-    shutil.rmtree(Path(output_dir) / CHECKPOINT_DIR, ignore_errors=True)
+    """Delete the checkpoint of a finished run (a rerun then starts a new run).
+
+    The directory is renamed away before it is deleted, so an interruption leaves the whole checkpoint
+    or none of it.
+    """
+    path = Path(output_dir) / CHECKPOINT_DIR
+    if path.exists():
+        os.replace(path, path.parent / f".removed-{CHECKPOINT_DIR}-{os.getpid()}")
+    clear_leftovers(output_dir)
+
+
+def clear_leftovers(output_dir: str | os.PathLike[str]) -> None:
+    """Delete the hidden directories that killed checkpoint writes and removals leave in ``output_dir``."""
+    directory = Path(output_dir)
+    if not directory.is_dir():
+        return
+    for pattern in (".checkpoint-*", ".retired-*", f".removed-{CHECKPOINT_DIR}-*"):
+        for leftover in directory.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)

@@ -4,6 +4,10 @@ Study recipe: 4-bit NF4 quantization (bitsandbytes, double quantization) with bf
 ``q_proj`` and ``v_proj``; Adam(W) at lr 2e-4; cosine decay with 3% warmup; effective batch 16 through
 gradient accumulation. Choices the paper does not pin down, documented here:
 
+- ``target_modules=None`` means the study's targets as the base model's architecture names them: the
+  registry's ``lora_target_modules`` (``q_proj``/``v_proj``, or the fused ``qkv_proj`` of Phi-3-style
+  models; see :func:`models.registry.target_modules_for`); the runner resolves it before training;
+
 - ``lora_alpha=16`` and ``lora_dropout=0.05`` (peft/Ludwig defaults for r=8);
 - effective batch 16 as 4 sequences x 4 accumulation steps (the study: 1 x 16). With length-grouped
   batches the four sequences have nearly equal lengths, so little compute goes to padding while the GPU
@@ -15,7 +19,9 @@ gradient accumulation. Choices the paper does not pin down, documented here:
 Example:
     >>> config = QLoRAConfig(max_steps=50, eval_size=20)
     >>> config.effective_batch_size, config.lora_r, config.target_modules
-    (16, 8, ('q_proj', 'v_proj'))
+    (16, 8, None)
+    >>> QLoRAConfig(target_modules=["q_proj", "v_proj"]).target_modules
+    ('q_proj', 'v_proj')
     >>> QLoRAConfig.plain_lora(max_steps=5).load_in_4bit
     False
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +41,8 @@ STUDY_MAX_STEPS = 40_000
 
 TruncationPolicy = Literal["truncate", "refuse"]
 _DTYPES = ("bfloat16", "float16", "float32")
+#: Devices the runner trains on: the CPU, or a CUDA GPU (``cuda`` is GPU 0).
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,8 @@ class QLoRAConfig:
         ``load_in_4bit`` (NF4 via bitsandbytes; needs CUDA), ``bnb_4bit_quant_type``,
         ``bnb_4bit_use_double_quant``, ``compute_dtype`` (autocast dtype on CUDA; CPU always computes in
         float32).
-    LoRA: ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``target_modules``.
+    LoRA: ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``target_modules`` (``None``: the base model's
+        equivalent of the study's ``q_proj``/``v_proj``, from the registry).
     Optimization: ``learning_rate``, ``weight_decay``, ``warmup_ratio`` (cosine decay after it),
         ``per_device_batch_size`` x ``gradient_accumulation_steps`` = effective batch, ``max_steps``,
         ``max_grad_norm``, ``gradient_checkpointing``, ``group_by_length`` (sort sequences of similar
@@ -68,7 +78,7 @@ class QLoRAConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    target_modules: tuple[str, ...] | None = None
     learning_rate: float = 2e-4
     weight_decay: float = 0.0
     warmup_ratio: float = 0.03
@@ -92,7 +102,10 @@ class QLoRAConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "target_modules", tuple(self.target_modules))
+        if self.target_modules is not None:
+            if isinstance(self.target_modules, str):
+                raise ConfigError(f"target_modules must be a sequence of module names, got {self.target_modules!r}")
+            object.__setattr__(self, "target_modules", tuple(self.target_modules))
         positive = {
             "lora_r": self.lora_r, "per_device_batch_size": self.per_device_batch_size,
             "gradient_accumulation_steps": self.gradient_accumulation_steps, "max_steps": self.max_steps,
@@ -117,8 +130,12 @@ class QLoRAConfig:
             raise ConfigError(f"compute_dtype must be one of {', '.join(_DTYPES)}, got {self.compute_dtype!r}")
         if self.bnb_4bit_quant_type not in ("nf4", "fp4"):
             raise ConfigError(f"bnb_4bit_quant_type must be 'nf4' or 'fp4', got {self.bnb_4bit_quant_type!r}")
-        if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
+        if self.target_modules is not None and (
+            not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules)
+        ):
             raise ConfigError(f"target_modules must name at least one module, got {self.target_modules!r}")
+        if self.device is not None and not (isinstance(self.device, str) and _DEVICE.fullmatch(self.device)):
+            raise ConfigError(f"device {self.device!r} is not one the runner trains on; use cpu, cuda or cuda:N")
 
     @classmethod
     def plain_lora(cls, **overrides: Any) -> "QLoRAConfig":
@@ -144,7 +161,7 @@ class QLoRAConfig:
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict (recorded with the run as its hyperparameters)."""
         data = dataclasses.asdict(self)
-        data["target_modules"] = list(self.target_modules)
+        data["target_modules"] = None if self.target_modules is None else list(self.target_modules)
         data["effective_batch_size"] = self.effective_batch_size
         return data
 

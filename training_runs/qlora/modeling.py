@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from models.registry import target_modules_for
 from training_runs.qlora.config import QLoRAConfig
 from training_runs.qlora.errors import ConfigError, ModelNotFoundError, QLoRAError, QuantizationUnavailableError
 
@@ -37,6 +38,9 @@ def resolve_device(config: QLoRAConfig) -> torch.device:
         device = torch.device(config.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device {config.device!r} was asked for, but CUDA is not available here")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(f"device {config.device!r} was asked for, but this machine has "
+                              f"{torch.cuda.device_count()} CUDA GPU(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
         return device
     return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
 
@@ -135,7 +139,8 @@ def load_model(base_model: str | os.PathLike[str], config: QLoRAConfig, device: 
 def prepare_for_training(model: Any, config: QLoRAConfig, *, quantized: bool) -> Any:
     """Freeze the base model, enable gradient checkpointing if asked, and attach a fresh LoRA adapter.
 
-    The LoRA initialization is seeded with ``config.seed``. Returns the ``peft`` model.
+    The LoRA initialization is seeded with ``config.seed``. ``config.target_modules`` None means the
+    registry's targets for the model's architecture (``config.json``'s ``model_type``). Returns the ``peft`` model.
     """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -154,8 +159,9 @@ def prepare_for_training(model: Any, config: QLoRAConfig, *, quantized: bool) ->
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing_kwargs)
         model.enable_input_require_grads()
     model.config.use_cache = False
+    targets = config.target_modules or target_modules_for(None, architecture=getattr(model.config, "model_type", None))
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in config.target_modules if m not in present]
+    missing = [m for m in targets if m not in present]
     if missing:
         raise QLoRAError(
             f"LoRA target module(s) {', '.join(missing)} do not exist in this model; "
@@ -165,7 +171,7 @@ def prepare_for_training(model: Any, config: QLoRAConfig, *, quantized: bool) ->
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(config.target_modules),
+        target_modules=list(targets),
         bias="none",
         task_type="CAUSAL_LM",
     )

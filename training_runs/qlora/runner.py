@@ -4,9 +4,13 @@ Steps: read the (prompt, completion) pairs; split off ``eval_size`` held-out exa
 model (4-bit NF4 on CUDA, or plain LoRA with ``load_in_4bit=False``); score the base model zero-shot on the
 held-out prompts; train the LoRA adapter (resuming from ``output_dir``'s checkpoint when one exists for the
 same run); score the fine-tuned model on the same prompts; save the adapter (see
-:mod:`training_runs.qlora.adapters` for the layout); record both scores in the store. Nothing is
-recorded and no adapter is left behind if any step fails or the run is interrupted; the checkpoint
-stays, so rerunning the same call resumes.
+:mod:`training_runs.qlora.adapters` for the layout); record both scores in the store in one
+transaction; delete the checkpoint. Nothing is recorded and no adapter is left behind if a step fails;
+the checkpoint stays, so rerunning the same call resumes. A run killed at any point resumes or starts
+cleanly when rerun: killed while training, it resumes from its last checkpoint; killed after saving its
+adapter, the adapter of the same run is replaced; killed after recording, before deleting its checkpoint,
+the rerun finds the run recorded and returns it (``already_recorded``) without training or evaluating.
+Where the adapters and checkpoints go is checked before the model is loaded.
 
 Example:
     >>> from training_runs.tiny_model import write_tiny_model                 # doctest: +SKIP
@@ -31,9 +35,10 @@ from typing import Any
 
 import torch
 
+from models.registry import load_registry, lookup, target_modules_for
 from tasks.metrics import get_metric, infer_metric
 from training_runs.qlora import adapters as adapter_layout
-from training_runs.qlora.checkpoint import load_checkpoint, remove_checkpoint
+from training_runs.qlora.checkpoint import clear_leftovers, load_checkpoint, remove_checkpoint
 from training_runs.qlora.config import QLoRAConfig
 from training_runs.qlora.data import (
     examples_from,
@@ -46,8 +51,8 @@ from training_runs.qlora.errors import QLoRAError, TrainingOutOfMemoryError
 from training_runs.qlora.evaluation import evaluate
 from training_runs.qlora.modeling import base_model_name as default_model_name
 from training_runs.qlora.modeling import check_quantization, load_model, prepare_for_training, resolve_device
-from training_runs.qlora.paths import default_runs_root
-from training_runs.qlora.recording import RunStore, record_result
+from training_runs.qlora.paths import check_writable_dir, default_runs_root
+from training_runs.qlora.recording import RunStore, record_result, recorded_rows
 from training_runs.qlora.training import StepInfo, autocast_for, train_adapter
 
 
@@ -90,6 +95,7 @@ class RunResult:
     base_predictions: tuple[str, ...] = ()
     finetuned_predictions: tuple[str, ...] = ()
     record_ids: tuple[int, int] | None = None
+    already_recorded: bool = False
 
     @property
     def n_truncated(self) -> int:
@@ -155,7 +161,8 @@ def run_qlora(
     TaskData's name, else ``local-<data hash>``). ``metric``: a registered or study metric name (default:
     the TaskData's ``metric``, else inferred from the completions, see :func:`~tasks.metrics.infer_metric`).
     ``base_model_name``: the name the base model is recorded under (default: the Hugging Face id, or the
-    local directory's name; give the registry name, e.g. ``mistral-7b``, for a local copy). ``store``: a
+    local directory's name; give the registry name, e.g. ``mistral-7b``, for a local copy; it also picks
+    the registry's LoRA targets when ``config.target_modules`` is None). ``store``: a
     ``training_runs.store.Store`` to record in (None: not recorded). ``progress``: print a progress line per
     step to stderr. ``on_step``: called after every optimizer step.
     """
@@ -171,16 +178,30 @@ def run_qlora(
     check_quantization(config, device)
 
     model_name = base_model_name or default_model_name(base_model)
+    if config.target_modules is None:
+        config = config.replace(target_modules=default_target_modules(base_model, model_name))
+    adapters_root = adapter_layout.check_adapters_root(
+        config.adapters_dir if config.adapters_dir else adapter_layout.default_adapters_root()
+    )
     fingerprint = hashlib.sha256(
         json.dumps([config.training_fingerprint(), data_hash, os.fspath(base_model)]).encode()
     ).hexdigest()
     output_dir = Path(config.output_dir) if config.output_dir else (
         default_runs_root() / f"{_slug(task)}-{_slug(model_name)}-{fingerprint[:12]}"
     )
+    check_writable_dir(output_dir, "the output directory", "--output-dir")
     resume = load_checkpoint(output_dir)
     if resume is not None:
         resume.check_matches(fingerprint)
     run_id = resume.run_id if resume is not None else _new_run_id()
+    if resume is not None and store is not None:
+        done = recorded_result(store, run_id, task, output_dir)
+        if done is not None:  # killed after recording, before the checkpoint was deleted
+            remove_checkpoint(output_dir)
+            return done
+    clear_leftovers(output_dir)
+    name = config.adapter_name or adapter_layout.default_adapter_name(task, model_name, run_id)
+    adapter_layout.check_name_free(adapters_root, name, run_id)
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -234,8 +255,6 @@ def run_qlora(
         config={**config.to_dict(), "max_seq_length_used": max_length, "max_new_tokens_used": max_new_tokens},
         base_predictions=base.predictions, finetuned_predictions=tuned.predictions,
     )
-    adapters_root = Path(config.adapters_dir) if config.adapters_dir else adapter_layout.default_adapters_root()
-    name = config.adapter_name or adapter_layout.default_adapter_name(task, model_name, run_id)
     adapter_dir = adapter_layout.save_adapter(model, adapters_root, name, {
         "run_id": run_id, "base_model": model_name, "base_model_path": os.fspath(base_model), "task": task,
         "metric": scorer.name, "metric_name": metric_name, "base_score": base.score,
@@ -250,6 +269,61 @@ def run_qlora(
             raise
     remove_checkpoint(output_dir)
     return result
+
+
+def default_target_modules(base_model: str | os.PathLike[str], model_name: str) -> tuple[str, ...]:
+    """The LoRA targets when the config names none: the registry's for ``model_name`` or the Hugging Face id
+    ``base_model``, else the registry's for the architecture in a local model's ``config.json``, else the
+    study's ``q_proj``/``v_proj``.
+
+    Example:
+        >>> default_target_modules("microsoft/phi-4", "phi-4")
+        ('qkv_proj',)
+    """
+    registry = load_registry()
+    for name in (model_name, os.fspath(base_model)):
+        info = lookup(name, registry)
+        if info is not None and info.lora_target_modules:
+            return info.lora_target_modules
+    config_file = Path(os.fspath(base_model)).expanduser() / "config.json"
+    try:
+        architecture = json.loads(config_file.read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        architecture = None
+    return target_modules_for(None, architecture=architecture, registry=registry)
+
+
+def recorded_result(store: RunStore, run_id: str, task: str, output_dir: Path) -> RunResult | None:
+    """The run ``run_id`` on ``task`` as recorded in ``store`` (both rows present), else None."""
+    rows = recorded_rows(store, run_id, task)
+    if set(rows) != {"qlora", "zero-shot"}:
+        return None
+    tuned, base = rows["qlora"], rows["zero-shot"]
+    figures = tuned["metrics"]
+    adapter = figures.get("adapter_dir")
+    return RunResult(
+        run_id=run_id, task=task, base_model=str(tuned["model"]), metric=str(figures.get("metric", tuned["metric"])),
+        metric_name=str(tuned["metric"]), base_score=float(base["score"]), finetuned_score=float(tuned["score"]),
+        lift=float(tuned["score"]) - float(base["score"]), wall_time_s=_number(tuned["wall_time_s"]),
+        train_time_s=_number(figures.get("train_time_s")), train_tokens=int(figures.get("train_tokens") or 0),
+        train_tokens_per_s=_number(tuned["tokens_per_s"]), peak_gpu_memory_gb=_optional(tuned["peak_memory_gb"]),
+        adapter_dir=Path(adapter) if adapter else None, output_dir=output_dir,
+        n_train=int(figures.get("n_train") or 0), n_eval=int(figures.get("n_eval") or 0),
+        n_truncated_train=int(figures.get("n_truncated_train") or 0),
+        n_truncated_eval=int(figures.get("n_truncated_eval") or 0), steps=int(figures.get("steps") or 0),
+        resumed_from_step=int(figures.get("resumed_from_step") or 0), final_loss=_optional(figures.get("final_loss")),
+        device=str(figures.get("device", "")), quantized=bool(figures.get("quantized", False)),
+        config=dict(tuned["hyperparameters"]), record_ids=(int(tuned["run_id"]), int(base["run_id"])),
+        already_recorded=True,
+    )
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN: a missing figure
+
+
+def _number(value: Any) -> float:
+    return _optional(value) or 0.0
 
 
 def _replace(result: RunResult, **changes: Any) -> RunResult:

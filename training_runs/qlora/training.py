@@ -52,6 +52,7 @@ class TrainStats:
     train_tokens: int
     train_time_s: float
     losses: list[float] = field(default_factory=list)
+    resumed_loss: float | None = None  # the last loss before a resume (a run resumed at its end trains no step)
 
     @property
     def tokens_per_s(self) -> float:
@@ -60,7 +61,7 @@ class TrainStats:
 
     @property
     def final_loss(self) -> float | None:
-        return self.losses[-1] if self.losses else None
+        return self.losses[-1] if self.losses else self.resumed_loss
 
 
 def _input_device(model: Any) -> torch.device:
@@ -173,11 +174,12 @@ def train_adapter(
             save_checkpoint(
                 output_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done, run_id=run_id,
                 fingerprint=fingerprint, train_tokens=prior_tokens + train_tokens,
-                train_time_s=prior_time + time.perf_counter() - began,
+                train_time_s=prior_time + time.perf_counter() - began, last_loss=losses[-1],
             )
         if on_step is not None:
             on_step(StepInfo(done, config.max_steps, losses[-1], scheduler.get_last_lr()[0], train_tokens))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - began
-    return TrainStats(start, config.max_steps - start, prior_tokens + train_tokens, prior_time + elapsed, losses)
+    return TrainStats(start, config.max_steps - start, prior_tokens + train_tokens, prior_time + elapsed, losses,
+                      resume.last_loss if resume is not None else None)
