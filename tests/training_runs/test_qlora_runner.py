@@ -19,6 +19,7 @@ from training_runs.qlora import (
     ModelNotFoundError,
     PromptTooLongError,
     QLoRAConfig,
+    QLoRAError,
     QuantizationUnavailableError,
     TrainingOutOfMemoryError,
     list_adapters,
@@ -191,3 +192,12 @@ def test_4bit_without_bitsandbytes_says_which_package_to_install(monkeypatch):
     with pytest.raises(QuantizationUnavailableError, match=r"bitsandbytes package .*finetune-advisor\[gpu\]"):
         check_quantization(QLoRAConfig(), torch.device("cuda"))
     check_quantization(QLoRAConfig.plain_lora(), torch.device("cuda"))  # no 4-bit, nothing to check
+
+
+def test_without_chosen_targets_the_registrys_for_the_base_model_are_used(tiny_model_dir, tmp_path):
+    result = run_qlora(parity_pairs(30), tiny_model_dir, fast_config(tmp_path, max_steps=1))
+    assert result.config["target_modules"] == ["q_proj", "v_proj"]  # a Llama-architecture model
+    # recorded as Phi-3.5, the run targets Phi-3's fused qkv_proj, which the tiny Llama does not have
+    with pytest.raises(QLoRAError, match="LoRA target module.s. qkv_proj do not exist in this model"):
+        run_qlora(parity_pairs(30), tiny_model_dir, fast_config(tmp_path / "b", max_steps=1),
+                  base_model_name="phi-3.5-mini-instruct")
