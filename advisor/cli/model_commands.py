@@ -63,6 +63,16 @@ def run_get(args: argparse.Namespace) -> int:
     try:
         fetched = get_model(args.name, args.out, progress=progress)
     except UnknownPackagedModelError as exc:
+        from models.registry import lookup
+        from training_runs.model_zoo import PACKAGED_MODELS
+
+        known = lookup(args.name)
+        if known is not None:
+            raise UserError(
+                f"{known.name} is in the registry, but no package ships its weights, so it cannot be written "
+                f"offline (load it by its Hugging Face id {known.hf_id} where it is cached); available offline: "
+                f"{', '.join(sorted(PACKAGED_MODELS))}"
+            ) from exc
         raise UserError(str(exc)) from exc
     if args.json:
         print(json.dumps({"name": fetched.name, "path": str(fetched.path), "created": fetched.created,

@@ -46,6 +46,13 @@ def test_an_unknown_name_is_one_line_naming_the_models_there_are(capsys):
                    "gemma-3-270m, smollm2-135m-instruct\n")
 
 
+def test_a_registry_model_without_packaged_weights_is_named_as_such(capsys):
+    assert main(["models", "get", "llama-3.1-8b"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("advisor models: error: llama-3.1-8b is in the registry, but no package ships its weights")
+    assert "meta-llama/Llama-3.1-8B" in err and err.count("\n") == 1
+
+
 def test_a_missing_weights_package_says_which_pip_command_installs_it(monkeypatch, tmp_path, capsys):
     missing = PackagedModel(name="smollm2-135m-instruct", hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
                             gguf_file="w.gguf", pieces=(WeightsPiece("llm-nothing", "llm_nothing_xyz", "w.gguf"),),
