@@ -34,6 +34,38 @@ TASK_TYPE_FEATURES: tuple[str, ...] = (
     "task_type:structured_output",
 )
 
+#: Indicator features of the task metric's family, read from a ``metric`` column (``TaskProfile.metric``,
+#: the metric that scores the task). Each family puts scores on its own footing: ``binary`` (yes/no
+#: accuracy, chance 0.5), ``exact`` (the whole answer must match: labels, choices, numbers), ``overlap``
+#: (partial credit for overlapping text). Base models differ most on ``exact`` tasks (multiple choice,
+#: where some never learn the answer format), so the family is what the spread across models reads.
+METRIC_FAMILY_PREFIX = "metric_family:"
+METRIC_FAMILIES: dict[str, str] = {
+    "binary_flex": "binary",
+    "exact_match": "exact",
+    "first_number": "exact",
+    "sts": "exact",
+    "rouge_l": "overlap",
+    "json_match": "overlap",
+}
+#: Columns that categorical features read, by the prefix of their names.
+CATEGORICAL_COLUMNS: dict[str, str] = {TASK_TYPE_PREFIX: "task_type", METRIC_FAMILY_PREFIX: "metric_family"}
+
+
+def metric_family(metric: str | None) -> str | None:
+    """The family of a registered metric name (see :data:`METRIC_FAMILIES`), None when unknown.
+
+    Example:
+        >>> metric_family("binary_flex"), metric_family("rouge_l"), metric_family(None)
+        ('binary', 'overlap', None)
+    """
+    return METRIC_FAMILIES.get(metric) if metric else None
+
+
+def categorical_prefix(name: str) -> str | None:
+    """The categorical prefix of a feature name (``task_type:`` ...), None for a numeric heuristic."""
+    return next((prefix for prefix in CATEGORICAL_COLUMNS if name.startswith(prefix)), None)
+
 
 #: Heuristics that place the task on its own metric's scale: how far trivial learners get
 #: (``featurizers.simple_learners``).
@@ -41,9 +73,11 @@ SIMPLE_LEARNER_FEATURES: tuple[str, ...] = ("simple_learner_score",)
 
 
 def heuristics_frame(profiles: dict[str, TaskProfile]) -> pd.DataFrame:
-    """Tasks x heuristics (numbers), plus the detected ``task_type`` as a text column."""
+    """Tasks x heuristics (numbers), plus the text columns ``task_type``, ``metric`` and ``metric_family``."""
     frame = pd.DataFrame({name: p.heuristics for name, p in profiles.items()}).T.astype(float)
     frame["task_type"] = pd.Series({name: p.task_type for name, p in profiles.items()}, dtype=object)
+    frame["metric"] = pd.Series({name: p.metric for name, p in profiles.items()}, dtype=object)
+    frame["metric_family"] = frame["metric"].map(metric_family)
     return frame
 
 
@@ -55,8 +89,9 @@ class FeatureSpec:
 
     def matrix(self, heuristics: pd.DataFrame) -> pd.DataFrame:
         """Tasks x features, log-scaled where the name says so. Missing columns or values are an error."""
-        numeric = [n for n in self.names if not n.startswith(TASK_TYPE_PREFIX)]
-        needed = numeric + (["task_type"] if len(numeric) < len(self.names) else [])
+        needed = list(dict.fromkeys(
+            CATEGORICAL_COLUMNS[prefix] if (prefix := categorical_prefix(n)) else n for n in self.names
+        ))
         missing = [n for n in needed if n not in heuristics.columns]
         if missing:
             raise ProfileFeatureError(
@@ -65,8 +100,9 @@ class FeatureSpec:
             )
         frame = pd.DataFrame(index=heuristics.index)
         for name in self.names:
-            if name.startswith(TASK_TYPE_PREFIX):
-                frame[name] = (heuristics["task_type"] == name[len(TASK_TYPE_PREFIX):]).astype(float)
+            prefix = categorical_prefix(name)
+            if prefix is not None:
+                frame[name] = (heuristics[CATEGORICAL_COLUMNS[prefix]] == name[len(prefix):]).astype(float)
             else:
                 frame[name] = heuristics[name].astype(float)
         bad = frame.columns[frame.isna().any()].tolist()
