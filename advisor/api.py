@@ -1,4 +1,4 @@
-"""The ``Advisor`` facade: profile a task (if needed), forecast per base model, rank, explain."""
+"""The ``Advisor`` facade: profile a task (if needed), forecast every base model jointly, rank, explain."""
 from __future__ import annotations
 
 import math
@@ -10,17 +10,21 @@ import numpy as np
 import pandas as pd
 
 from advisor.artifact import PredictorBundle, load_bundle
-from advisor.estimators import Blend, LevelAndSpread, TwoStage
-from advisor.features import TASK_TYPE_PREFIX, FeatureSpec, heuristics_frame
-from advisor.predictor import Predictor
+from advisor.features import FeatureSpec, categorical_prefix, heuristics_frame
+from advisor.forecaster import BASE_MEAN_FEATURE, JointForecast, JointForecaster
 from advisor.recommendation import (
     Explanation,
     FeatureContribution,
+    Gpt4Forecast,
     ModelForecast,
     Recommendation,
     SimilarTask,
 )
+from advisor.verdict import judge
 from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
+
+#: P(best) the models worth validating add up to.
+VALIDATION_COVERAGE = 0.8
 
 
 class UnknownBaseModelError(ValueError):
@@ -36,49 +40,70 @@ def default_artifact_dir() -> Path:
     return Path(models.__file__).resolve().parent
 
 
+def registry_descriptors() -> pd.DataFrame:
+    """Descriptors (family, params_billion, instruction_tuned, release_year) of every registry base model."""
+    from advisor.training_data import descriptors_frame
+    from models.registry import load_registry
+
+    rows = [
+        {"model": info.name, "family": info.family or "other", "params_billion": info.params_billion,
+         "instruction_tuned": bool(info.instruction_tuned), "release_date": info.release_date}
+        for info in load_registry().values()
+        if info.params_billion is not None and info.release_date is not None
+    ]
+    return descriptors_frame(pd.DataFrame(rows)) if rows else pd.DataFrame()
+
+
 class Advisor:
     """Forecasts QLoRA fine-tuning outcomes per base model for a task and ranks the base models.
+
+    The models ranked by default are those with runs (the study's ten, and any with local runs) and every
+    model of the base-model registry (``models/base_models.csv``) or added with :meth:`with_base_model`; a
+    model without runs is forecast from the study's models as a prior and flagged ``low_confidence``.
 
     Example:
         >>> adv = Advisor.load()                                   # doctest: +SKIP
         >>> rec = adv.rank(featurizers.load_task("my_task.csv"))   # doctest: +SKIP
-        >>> rec.best.base_model, round(rec.best.predicted_score, 2)  # doctest: +SKIP
-        ('mistral-7b', 0.81)
+        >>> rec.best.base_model, round(rec.best.predicted_score, 2), rec.verdict  # doctest: +SKIP
+        ('mistral-7b', 0.81, 'likely')
     """
 
-    def __init__(self, bundle: PredictorBundle) -> None:
+    def __init__(self, bundle: PredictorBundle, extra_models: pd.DataFrame | None = None) -> None:
         self._bundle = bundle
-        self._descriptors = bundle.descriptors.copy()
+        trained = set(bundle.default.models_)
+        extra = extra_models if extra_models is not None else pd.DataFrame()
+        self._extra = extra[~extra.index.isin(trained)] if len(extra) else extra
 
     def with_base_model(
         self, name: str, *, params_billion: float, instruction_tuned: bool, release_date: str, family: str = "other"
     ) -> "Advisor":
-        """A copy of this advisor that can also forecast ``name``, a base model with no fine-tuning runs.
+        """A copy of this advisor that also forecasts and ranks ``name``, a base model with no fine-tuning runs.
 
-        Its forecasts come from the task level plus an offset learned from the descriptors of the study's
-        base models (size, instruction tuning, release date); they are flagged ``low_confidence`` and get
-        wider intervals (the leave-one-model-out error in the model card).
+        Its forecast comes from the task level plus the study's models as a prior (descriptors inform it only
+        where leave-one-model-out showed they help; values outside the study's range are not extrapolated); it
+        is flagged ``low_confidence`` with the prior's wider uncertainty.
 
         Example:
             >>> adv = Advisor.load().with_base_model(                      # doctest: +SKIP
-            ...     "llama-3-8b", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
+            ...     "my-llama", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
         """
         if not name or name in self.base_models:
             raise ValueError(f"base model {name!r} is empty or already known")
         if not params_billion > 0:
             raise ValueError(f"params_billion must be positive, got {params_billion}")
         released = pd.Timestamp(release_date)
-        other = Advisor(self._bundle)
-        other._descriptors = pd.concat([self._descriptors, pd.DataFrame(
-            {"family": [family], "params_billion": [float(params_billion)], "instruction_tuned": [float(bool(instruction_tuned))],
-             "release_year": [released.year + (released.day_of_year - 1) / 365.25]}, index=[name])])
-        return other
+        row = pd.DataFrame({"family": [family], "params_billion": [float(params_billion)],
+                            "instruction_tuned": [float(bool(instruction_tuned))],
+                            "release_year": [released.year + (released.day_of_year - 1) / 365.25]}, index=[name])
+        return Advisor(self._bundle, pd.concat([self._extra, row]) if len(self._extra) else row)
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Advisor":
-        """Load a trained artifact directory (default: the one shipped in ``models/``)."""
-        return cls(load_bundle(path or default_artifact_dir(), featurizer_version=FEATURIZER_VERSION))
+    def load(cls, path: str | Path | None = None, *, registry: bool = True) -> "Advisor":
+        """Load a trained artifact directory (default: :func:`default_artifact_dir`); with ``registry``, the
+        registry's models without runs are ranked too."""
+        bundle = load_bundle(path or default_artifact_dir(), featurizer_version=FEATURIZER_VERSION)
+        return cls(bundle, registry_descriptors() if registry else None)
 
     @property
     def predictor_version(self) -> str:
@@ -93,18 +118,23 @@ class Advisor:
         return self._bundle.card
 
     @property
+    def trained_models(self) -> list[str]:
+        """Base models with runs in the training data."""
+        return list(self._bundle.default.models_)
+
+    @property
     def base_models(self) -> list[str]:
-        """Every base model the advisor can forecast (trained ones first, then descriptor-only ones)."""
-        trained = self._bundle.default.models_
-        return trained + [m for m in self._descriptors.index if m not in trained]
+        """Every base model the advisor ranks: models with runs first, then models without runs."""
+        return self.trained_models + [m for m in self._extra.index if m not in self.trained_models]
 
     @property
     def required_heuristics(self) -> list[str]:
-        return sorted(set(self._bundle.default.spec.names) | set(self._bundle.with_base_scores.spec.names))
+        names = set(self._bundle.default.recipe.features) | set(self._bundle.with_base_scores.recipe.features)
+        return sorted(n for n in names if categorical_prefix(n) is None)
 
     def reference_profiles(self) -> pd.DataFrame:
-        """Heuristics of the profiled reference tasks (tasks x heuristic names)."""
-        return self._bundle.reference_heuristics.copy()
+        """Heuristics of the profiled reference tasks (tasks x heuristic names, numbers only)."""
+        return self._bundle.reference_heuristics.select_dtypes("number").copy()
 
     def study_results(self) -> pd.DataFrame:
         """Per reference task: best model and score, mean fine-tuned score, mean lift, GPT-4's score."""
@@ -116,72 +146,89 @@ class Advisor:
         data_or_profile: object,
         base_models: Sequence[str] | None = None,
         base_scores: Mapping[str, float] | None = None,
+        *,
+        sample: int | None = None,
+        exact: bool = False,
     ) -> Recommendation:
         """Forecast and rank base models for one task.
 
-        ``data_or_profile``: a :class:`TaskProfile` or a ``featurizers.TaskData`` (profiled here).
-        ``base_models``: restrict to these names (default: all). ``base_scores``: measured zero-shot scores
-        of some base models on the task, in [0, 1]; when given, the base-score-aware predictor is used.
+        ``data_or_profile``: a :class:`TaskProfile` or a ``tasks.TaskData`` (profiled here, with ``sample``
+        rows or ``exact``). ``base_models``: restrict to these names (default: :attr:`base_models`).
+        ``base_scores``: measured zero-shot scores of some base models on the task, in [0, 1] (e.g. from
+        ``advisor probe``); when given, the forecaster that reads them is used.
         """
-        profile = self._profile_of(data_or_profile)
         models = self._check_models(base_models)
         measured = self._check_base_scores(base_scores)
-        predictor = self._bundle.with_base_scores if measured else self._bundle.default
-        heuristics = heuristics_frame({"task": profile})
-        features = predictor.spec.matrix(heuristics)
-        base_frame = pd.DataFrame([measured], index=["task"]) if measured else None
-        out = predictor.predict(heuristics, base_scores=base_frame, models=models, descriptors=self._descriptors)
+        profile, name = self._profile_of(data_or_profile, sample=sample, exact=exact)
+        forecaster = self._bundle.with_base_scores if measured else self._bundle.default
+        heuristics = heuristics_frame({name: profile})
+        base_frame = pd.DataFrame([measured], index=heuristics.index) if measured else None
+        [forecast] = forecaster.predict(heuristics, base_scores=base_frame, models=models,
+                                        descriptors=self._extra if len(self._extra) else None)
+        return self._recommendation(forecaster, forecast, profile, heuristics, base_frame)
 
-        scores = out.finetuned.loc["task"]
-        order = scores.sort_values(ascending=False, kind="mergesort").index
+    def _recommendation(self, forecaster: JointForecaster, f: JointForecast, profile: TaskProfile,
+                        heuristics: pd.DataFrame, base_scores: pd.DataFrame | None) -> Recommendation:
+        low, high = f.interval()
+        p_beat, p_best = f.p_beat_gpt4, f.p_best
+        order = sorted(range(len(f.models)), key=lambda i: -f.center[i])
         forecasts = [
             ModelForecast(
-                base_model=m,
-                predicted_score=float(scores[m]),
-                interval_low=float(out.interval_low.loc["task", m]),
-                interval_high=float(out.interval_high.loc["task", m]),
-                predicted_base_score=float(out.base.loc["task", m]),
-                predicted_lift=float(scores[m] - out.base.loc["task", m]),
-                p_beat_gpt4=float(out.p_beat_gpt4.loc["task", m]),
-                rank=i + 1,
-                interval_level=predictor.interval_level,
-                low_confidence=m in out.low_confidence,
-                measured_base_score=measured.get(m) if measured else None,
+                base_model=f.models[i], predicted_score=float(f.point[i]), interval_low=float(low[i]),
+                interval_high=float(high[i]), predicted_base_score=float(f.base[i]),
+                predicted_lift=float(f.point[i] - f.base[i]), p_beat_gpt4=float(p_beat[i]), p_best=float(p_best[i]),
+                rank=rank + 1, interval_level=f.interval_level, low_confidence=f.models[i] in f.low_confidence,
+                measured_base_score=f.measured_base.get(f.models[i]), runs=f.runs[f.models[i]],
             )
-            for i, m in enumerate(order)
+            for rank, i in enumerate(order)
         ]
+        pick = order[0]
+        verdict = judge(np.clip(f.samples[:, pick], 0, 1) - f.base[pick], low_confidence=forecasts[0].low_confidence)
+        g_low, g_high = f.gpt4_interval()
         return Recommendation(
             forecasts=forecasts,
-            explanation=self._explain(predictor, features, profile),
-            gpt4_reference=float(out.gpt4.loc["task"]),
-            expected_regret=float(out.expected_regret.loc["task"]),
+            explanation=self._explain(forecaster, heuristics, profile, base_scores),
+            gpt4=Gpt4Forecast(f.gpt4_point, g_low, g_high),
+            verdict=verdict.verdict,
+            confidence=verdict.confidence,
+            verdict_probability=verdict.probability,
+            expected_regret=f.expected_regret,
+            models_to_validate=f.models_to_validate(VALIDATION_COVERAGE),
+            task=str(heuristics.index[0]),
+            metric=profile.metric,
+            n_examples=profile.n_examples,
+            unique_examples=getattr(profile, "n_unique", None),
+            warnings=[*getattr(profile, "warnings", ()), *f.warnings],
             predictor_version=self.predictor_version,
             featurizer_version=self.featurizer_version,
             profile=profile.to_dict(),
+            draws=f.samples[:, order],
         )
 
-    def _profile_of(self, data_or_profile: object) -> TaskProfile:
+    def _profile_of(self, data_or_profile: object, *, sample: int | None, exact: bool) -> tuple[TaskProfile, str]:
+        """The task's profile (profiled here from a TaskData) and its name."""
         if isinstance(data_or_profile, TaskProfile):
-            profile = data_or_profile
+            profile, name = data_or_profile, profile_name(data_or_profile)
         else:
             import featurizers
 
             if not isinstance(data_or_profile, featurizers.TaskData):
                 raise TypeError(
-                    f"rank() takes a TaskProfile or featurizers.TaskData, not {type(data_or_profile).__name__}"
+                    f"rank() takes a TaskProfile or tasks.TaskData, not {type(data_or_profile).__name__}"
                 )
-            profile = featurizers.profile(data_or_profile, embeddings=False)
+            profile = featurizers.profile(data_or_profile, sample, exact=exact)
+            name = str(data_or_profile.name)
         if profile.featurizer_version != self.featurizer_version:
             raise ValueError(
                 f"profile was computed by featurizer version {profile.featurizer_version}, the predictor expects "
                 f"{self.featurizer_version}; re-profile the data"
             )
-        return profile
+        return profile, name
 
     def _check_models(self, base_models: Sequence[str] | None) -> list[str]:
         known = self.base_models
         if base_models is None:
-            return list(self._bundle.default.models_)
+            return known
         models = list(dict.fromkeys(base_models))
         unknown = [m for m in models if m not in known]
         if unknown:
@@ -204,86 +251,90 @@ class Advisor:
         return out
 
     # --------------------------------------------------------------- explaining
-    def _explain(self, predictor: Predictor, features: pd.DataFrame, profile: TaskProfile) -> Explanation:
-        contrib, method = task_level_contributions(predictor, features)
+    def _explain(self, forecaster: JointForecaster, heuristics: pd.DataFrame, profile: TaskProfile,
+                 base_scores: pd.DataFrame | None) -> Explanation:
+        contrib, method = level_contributions(forecaster, heuristics, base_scores)
         contributions = [
-            FeatureContribution(
-                feature=name, value=float(profile.heuristics.get(name, features.loc["task", name])), contribution=float(value)
-            )
+            FeatureContribution(feature=name, value=float(_raw_value(profile, heuristics, name)), contribution=float(value))
             for name, value in contrib.sort_values(key=np.abs, ascending=False).head(8).items()
         ]
-        return Explanation(contributions=contributions, similar_tasks=self.similar_tasks(profile), method=method)
+        return Explanation(contributions=contributions, similar_tasks=self.similar_tasks(profile), method=method,
+                           recipe=forecaster.recipe.name)
 
     def similar_tasks(self, profile: TaskProfile, k: int = 3) -> list[SimilarTask]:
-        """The ``k`` reference tasks nearest in (standardized) study-heuristic space, with their results."""
-        # Similarity in the numeric heuristics the predictor reads (reference profiles keep numbers only).
-        spec = FeatureSpec(tuple(n for n in self._bundle.default.spec.names if not n.startswith(TASK_TYPE_PREFIX)))
-        ref = spec.matrix(self._bundle.reference_heuristics)
-        mu, sd = ref.mean(), ref.std(ddof=0).replace(0, 1.0)
+        """The ``k`` reference tasks most like this one: of the same kind and metric first, then nearest in the
+        (standardized) numeric heuristics the forecaster reads."""
+        ref = self._bundle.reference_heuristics
+        numeric = [n for n in self._bundle.default.recipe.features
+                   if categorical_prefix(n) is None and n in ref.columns and ref[n].notna().all()]
+        spec = FeatureSpec(tuple(numeric))
+        matrix = spec.matrix(ref)
+        mu, sd = matrix.mean(), matrix.std(ddof=0).replace(0, 1.0)
         point = (spec.matrix(pd.DataFrame([profile.heuristics], index=["task"])).iloc[0] - mu) / sd
-        dist = np.sqrt((((ref - mu) / sd - point) ** 2).sum(axis=1)).sort_values()
+        dist = np.sqrt((((matrix - mu) / sd - point) ** 2).sum(axis=1))
+        same_kind = ref["task_type"].eq(profile.task_type) if "task_type" in ref else pd.Series(False, index=ref.index)
+        same_metric = ref["metric"].eq(profile.metric) if "metric" in ref else pd.Series(False, index=ref.index)
+        order = sorted(ref.index, key=lambda t: (not same_kind[t], not same_metric[t], dist[t]))
         results = self._bundle.reference_results
         out = []
-        for task, d in dist.head(k).items():
+        for task in [t for t in order if t in results.index][:k]:
             row = results.loc[task]
             gpt4 = row["gpt4_score"]
             out.append(SimilarTask(
-                task=task, distance=float(d), best_model=str(row["best_model"]),
+                task=task, distance=float(dist[task]), best_model=str(row["best_model"]),
                 best_finetuned_score=float(row["best_finetuned_score"]), mean_lift=float(row["mean_lift"]),
-                gpt4_score=None if pd.isna(gpt4) else float(gpt4),
+                gpt4_score=None if pd.isna(gpt4) else float(gpt4), same_kind=bool(same_kind[task]),
+                same_metric=bool(same_metric[task]),
             ))
         return out
 
 
-def task_level_contributions(predictor: Predictor, features: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Per-feature contributions (score points) to the forecast task-level score of one task.
+def profile_name(profile: TaskProfile) -> str:
+    """A readable name of the profiled task: its source file's stem, else "task"."""
+    if profile.source and not str(profile.source).startswith("<"):
+        return Path(str(profile.source)).stem or "task"
+    return "task"
 
-    Linear task models: coefficient x (value - training mean). Trees: LightGBM's SHAP values
-    (``pred_contrib``). Nearest neighbours and the joint model: the change in forecast when the feature is
-    set to the training tasks' average (occlusion). A blend averages its members' contributions; a
-    level-and-spread model's task level is its level model's.
+
+def _raw_value(profile: TaskProfile, heuristics: pd.DataFrame, name: str) -> float:
+    if name in profile.heuristics:
+        return profile.heuristics[name]
+    if name == BASE_MEAN_FEATURE:
+        return math.nan
+    return float(FeatureSpec((name,)).matrix(heuristics).iloc[0, 0])
+
+
+def level_contributions(forecaster: JointForecaster, heuristics: pd.DataFrame,
+                        base_scores: pd.DataFrame | None = None) -> tuple[pd.Series, str]:
+    """Per-feature contributions (score points) to the forecast task level of one task.
+
+    Ridge: coefficient x standardized value. Boosted trees: LightGBM's SHAP values (``pred_contrib``). Nearest
+    tasks and the average: the change in forecast when the feature is set to the training tasks' average
+    (occlusion).
     """
-    estimator = predictor.estimator_
-    if isinstance(estimator, LevelAndSpread):
-        part, method = _member_contributions(estimator.level_, predictor, features, estimator.level_features)
-        return part.loc[list(predictor.spec.names)], method
-    members = estimator.members if isinstance(estimator, Blend) else [estimator]
-    parts, methods = [], []
-    for member in members:
-        part, method = _member_contributions(member, predictor, features)
-        parts.append(part)
-        methods.append(method)
-    total = sum(parts) / len(parts)
-    return total.loc[list(predictor.spec.names)], " + ".join(dict.fromkeys(methods))
-
-
-def _member_contributions(member, predictor: Predictor, features: pd.DataFrame,
-                          columns: Sequence[str] | None = None) -> tuple[pd.Series, str]:
-    """Contributions of the features ``member`` reads (``columns`` of ``features``, default all); 0 for the rest."""
-    names = list(predictor.spec.names)
-    view = features[list(columns)] if columns is not None else features
-    if isinstance(member, TwoStage):
-        X = member._task_inputs(view, None) if not member.use_base_scores else None
-        if member.task_level in ("ridge", "ridge-select") and X is not None:
-            ridge = member.task_model_
-            z = (X.to_numpy()[0] - ridge.mean_) / ridge.scale_
-            return pd.Series(ridge.coef_ * z, index=member.feature_names_).reindex(names).fillna(0.0), "ridge coefficients"
-        if member.task_level == "lightgbm" and X is not None:
-            shap = member.task_model_.predict(X.to_numpy(), pred_contrib=True)[0][:-1]
-            return pd.Series(shap, index=member.feature_names_).reindex(names).fillna(0.0), "SHAP (LightGBM)"
-    # Occlusion for everything else (nearest tasks, base-score-aware and joint models).
-    train = predictor.train_features_
-    base = _neutral_base(predictor, features) if member.uses_base_scores else None
-    base_pred = member.predict(view, base)
+    level = forecaster.core_.level_
+    features = list(forecaster.recipe.level.features)
+    X = forecaster._matrices(heuristics)["level"]
+    if forecaster.recipe.uses_base_scores and base_scores is not None:
+        features.append(BASE_MEAN_FEATURE)
+        X = X.assign(**{BASE_MEAN_FEATURE: forecaster.core_.base_mean(
+            base_scores.to_numpy(dtype=float), list(base_scores.columns))})
+    if level.recipe.regressor == "mean" or not features:
+        return pd.Series(dtype=float), "average of the training tasks (no heuristics read)"
+    if level.recipe.regressor == "ridge":
+        ridge = level.model_
+        z = (X[features].to_numpy(float)[0] - ridge.mean_) / ridge.scale_
+        return pd.Series(ridge.coef_ * z, index=features), "ridge coefficients"
+    if level.recipe.regressor == "lightgbm":
+        shap = level.model_.predict(X[features].to_numpy(float), pred_contrib=True)[0][:-1]
+        return pd.Series(shap, index=features), "SHAP (LightGBM)"
+    train = forecaster._matrices(forecaster.train_heuristics_)["level"].reindex(columns=features)
+    if BASE_MEAN_FEATURE in features:
+        train[BASE_MEAN_FEATURE] = float(X[BASE_MEAN_FEATURE].iloc[0])
+    base = level.predict(X)[0]
     out = {}
-    for name in view.columns:
-        moved = view.copy()
+    for name in features:
+        moved = X.copy()
         moved[name] = train[name].mean()
-        pred = member.predict(moved, base)
-        out[name] = float(base_pred.mean(axis=1).iloc[0] - pred.mean(axis=1).iloc[0])
-    return pd.Series(out).reindex(names).fillna(0.0), "occlusion"
-
-
-def _neutral_base(predictor: Predictor, features: pd.DataFrame) -> pd.DataFrame:
-    """Forecast base scores, standing in for measured ones when explaining base-score-aware models."""
-    return predictor.base_estimator_.predict(features)
+        out[name] = float(base - level.predict(moved)[0])
+    return pd.Series(out), "occlusion"

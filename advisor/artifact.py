@@ -20,13 +20,13 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from advisor.predictor import Predictor
+from advisor.forecaster import JointForecaster
 
 BUNDLE_FILE = "predictor.joblib"
 CARD_FILE = "model_card.json"
 CARD_MARKDOWN = "MODEL_CARD.md"
 #: Bumped when the bundle's layout changes; older bundles are refused with a clear message.
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 
 
 class ArtifactError(ValueError):
@@ -37,12 +37,14 @@ class ArtifactError(ValueError):
 class PredictorBundle:
     """What :class:`advisor.Advisor` needs at run time, with no database or files besides itself.
 
-    ``reference_features``: raw heuristics of every profiled reference task (for similarity and charts);
-    ``reference_results``: per reference task, best model, best fine-tuned score, mean lift, GPT-4 score.
+    ``default`` forecasts from the heuristics alone; ``with_base_scores`` also reads measured zero-shot scores.
+    ``reference_heuristics``: heuristics of every profiled reference task, with their ``task_type`` and
+    ``metric`` (for similar tasks and charts); ``reference_results``: per reference task, best model, best
+    fine-tuned score, mean lift, GPT-4 score; ``descriptors``: the base models the forecasters were trained on.
     """
 
-    default: Predictor
-    with_base_scores: Predictor
+    default: JointForecaster
+    with_base_scores: JointForecaster
     featurizer_version: str
     predictor_version: str
     reference_heuristics: pd.DataFrame

@@ -1,31 +1,46 @@
-"""Honest model selection: leave-one-task-out cross-validation of every candidate predictor.
+"""Measuring forecasts on tasks they never saw: leave-one-task-out, plain and nested.
 
-The question users ask is about a *new* task, so folds are grouped by task: each task is forecast by
-a predictor that never saw any of its runs (nor its profile). Uncertainty (intervals, P(beat GPT-4))
-is calibrated inside each training fold only, so its coverage is measured on truly held-out tasks.
+The question users ask is about a *new* task, so folds are grouped by task: each task is forecast by a
+forecaster that never saw any of its runs nor its profile. *Plain* leave-one-task-out evaluates one fixed
+recipe; *nested* leave-one-task-out evaluates the selection rule itself: in every fold the recipe is chosen
+by an inner leave-one-task-out over the training tasks only (:func:`advisor.selection.choose_recipe`), so the
+figure includes the noise of choosing. The nested figures are the ones to quote.
+
+Every figure comes from the same joint forecasts (:class:`advisor.forecaster.JointForecast`): point accuracy,
+ranking, interval coverage and sharpness (Winkler score, against constant-width intervals of the same nominal
+level calibrated the same way), P(beat GPT-4) (AUC, Brier, and coherence with the point forecasts), P(best)
+(Brier) and the expected regret against the realized one.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from advisor.estimators import Blend, JointLightGBM, LevelAndSpread, PerModelMean, ScoreEstimator, TwoStage
-from advisor.features import INVARIANT_STUDY_FEATURES, TASK_TYPE_FEATURES, FeatureSpec
-from advisor.predictor import Predictor
+from advisor.forecaster import JointForecast, JointForecaster
 from advisor.training_data import TrainingTable
+
+#: Builds a fitted forecaster from a training table (a fixed recipe, or the selection rule).
+ForecasterFactory = Callable[[TrainingTable], JointForecaster]
 
 
 @dataclass(frozen=True)
-class CandidateMetrics:
-    """Leave-one-task-out metrics of one candidate (scores on the tasks' own metrics, in [0, 1]).
+class ForecastMetrics:
+    """Out-of-fold metrics of forecasts on ``n_tasks`` held-out tasks (scores on each task's metric, in [0, 1]).
 
-    ``base_mae`` and ``lift_mae`` are the errors of the zero-shot base score and of the lift (fine-tuned minus
-    base) forecasts; with measured base scores given, the base score is the measured one (error 0).
+    Point and ranking: ``mae``, ``rmse``, ``spearman`` (mean per-task rank correlation across base models),
+    ``top1_hit_rate``, ``mean_regret``/``worst_regret`` (best actual score minus the pick's). Intervals at the
+    nominal ``interval_level``: ``interval_coverage``, ``interval_width`` (mean), ``width_ratio`` (widest task's
+    mean width over the narrowest's), ``winkler`` (mean interval score: width plus 2/alpha times any miss;
+    lower is better) and ``winkler_constant`` (the same for constant-width intervals calibrated on the same
+    training errors). Beating GPT-4: ``auc_beat_gpt4``, ``brier_beat_gpt4``, ``incoherent_beat_gpt4`` (cells
+    where P(beat) and the point forecasts disagree; must be 0). Choosing: ``brier_best`` (of P(best)),
+    ``expected_regret`` (mean forecast) vs ``mean_regret`` (realized). ``base_mae``/``lift_mae``: zero-shot
+    score and lift (0 base error where base scores were measured).
     """
 
     n_tasks: int
@@ -35,41 +50,29 @@ class CandidateMetrics:
     top1_hit_rate: float
     mean_regret: float
     worst_regret: float
-    auc_beat_gpt4: float | None = None
-    brier_beat_gpt4: float | None = None
-    interval_coverage: float | None = None
-    interval_width: float | None = None
-    base_mae: float | None = None
-    lift_mae: float | None = None
-    uses_base_scores: bool = False
+    interval_level: float
+    interval_coverage: float
+    interval_width: float
+    width_ratio: float
+    winkler: float
+    winkler_constant: float
+    auc_beat_gpt4: float | None
+    brier_beat_gpt4: float | None
+    incoherent_beat_gpt4: int
+    brier_best: float
+    expected_regret: float
+    base_mae: float
+    lift_mae: float
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A named recipe for a predictor: which features, which score estimator; and which features and
-    task-level regressor the auxiliary models (base score, GPT-4, margin over GPT-4) use."""
-
-    name: str
-    features: tuple[str, ...]
-    make_estimator: Callable[[], ScoreEstimator]
-
-    aux_features: tuple[str, ...] | None = None
-    margin_model: str = "ridge"
-
-    def predictor(self, **kwargs) -> Predictor:
-        aux = FeatureSpec(self.aux_features) if self.aux_features else None
-        return Predictor(FeatureSpec(self.features), self.make_estimator(), aux_spec=aux,
-                         margin_model=self.margin_model, **kwargs)
-
-
 def ranking_metrics(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float]:
     """MAE, RMSE, mean per-task Spearman, top-1 hit rate and regret of forecasts against actual scores.
 
-    A task where every model scored the same has no defined Spearman and is skipped in that mean;
-    picking any model there is a hit with zero regret.
+    A task where every model scored the same has no defined Spearman and is skipped in that mean; picking
+    any model there is a hit with zero regret.
 
     Example:
         >>> a = pd.DataFrame({"m1": [0.9], "m2": [0.5]}); p = pd.DataFrame({"m1": [0.8], "m2": [0.6]})
@@ -81,11 +84,11 @@ def ranking_metrics(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float
     err = err[~np.isnan(err)]
     spearmans, hits, regrets = [], [], []
     for task in actual.index:
-        a, p = actual.loc[task].dropna(), pred.loc[task, actual.loc[task].dropna().index]
+        a = actual.loc[task].dropna()
+        p = pred.loc[task, a.index]
         if a.nunique() > 1 and p.nunique() > 1:
             spearmans.append(spearmanr(p, a).statistic)
-        pick = p.idxmax()
-        regret = a.max() - a[pick]
+        regret = a.max() - a[p.idxmax()]
         regrets.append(regret)
         hits.append(regret <= 1e-12)
     return {
@@ -98,149 +101,113 @@ def ranking_metrics(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float
     }
 
 
-def per_model_mean_baseline(results: pd.DataFrame) -> CandidateMetrics:
-    """The baseline on the study's whole table (no profiles needed): each task forecast by the per-model
-    mean fine-tuned score over the other tasks. ``results`` has columns task, model, finetuned_score."""
-    actual = results.pivot_table(index="task", columns="model", values="finetuned_score")
-    preds = []
-    for task in actual.index:
-        others = actual.drop(index=task)
-        preds.append(others.mean(axis=0).rename(task))
-    pred = pd.DataFrame(preds)
-    return CandidateMetrics(n_tasks=len(actual), **ranking_metrics(pred, actual))
+def winkler_score(low: np.ndarray, high: np.ndarray, actual: np.ndarray, level: float) -> np.ndarray:
+    """Interval (Winkler) score of each central ``level`` interval: width + (2/alpha) x distance outside.
+
+    Example:
+        >>> winkler_score(np.array([0.2]), np.array([0.4]), np.array([0.5]), 0.8).round(3).tolist()
+        [1.2]
+    """
+    alpha = 1 - level
+    return (high - low) + (2 / alpha) * (np.maximum(low - actual, 0) + np.maximum(actual - high, 0))
 
 
 @dataclass(frozen=True)
-class FoldForecasts:
-    """Out-of-fold forecasts of one candidate for every task (tasks x models frames)."""
+class HeldOutForecasts:
+    """Each task's out-of-fold forecast, and the constant-width interval half-widths of its fold."""
 
-    finetuned: pd.DataFrame
-    low: pd.DataFrame
-    high: pd.DataFrame
-    p_beat: pd.DataFrame
-    base: pd.DataFrame
+    forecasts: dict[str, JointForecast]
+    constant_half_width: dict[str, tuple[float, float]]
 
 
-def leave_one_task_out(candidate: Candidate, table: TrainingTable, *, seed: int = 0) -> FoldForecasts:
-    """Forecast each task with a predictor fit on all the other tasks."""
-    parts: dict[str, list] = {"finetuned": [], "low": [], "high": [], "p_beat": [], "base": []}
-    for task in table.tasks:
+def leave_one_task_out(factory: ForecasterFactory, table: TrainingTable, *,
+                       base_scores: bool = False, tasks: Sequence[str] | None = None) -> HeldOutForecasts:
+    """Forecast each task (default: all) with a forecaster built by ``factory`` from all the other tasks.
+
+    With ``base_scores`` the held-out task's measured zero-shot scores are given to the forecaster.
+    """
+    out, constant = {}, {}
+    for task in tasks or table.tasks:
         train = table.subset([t for t in table.tasks if t != task])
-        predictor = candidate.predictor(seed=seed).fit(train)
-        base = table.base.loc[[task]] if predictor.estimator.uses_base_scores else None
-        out = predictor.predict(table.heuristics.loc[[task]], base_scores=base)
-        parts["finetuned"].append(out.finetuned)
-        parts["low"].append(out.interval_low)
-        parts["high"].append(out.interval_high)
-        parts["p_beat"].append(out.p_beat_gpt4)
-        parts["base"].append(out.base)
-    return FoldForecasts(**{k: pd.concat(v) for k, v in parts.items()})
+        forecaster = factory(train)
+        base = table.base.loc[[task]] if base_scores else None
+        [forecast] = forecaster.predict(table.heuristics.loc[[task]], base_scores=base, models=list(table.models))
+        out[task] = forecast
+        constant[task] = _constant_interval(forecaster)
+    return HeldOutForecasts(out, constant)
 
 
-def evaluate_candidate(candidate: Candidate, table: TrainingTable, *, seed: int = 0) -> CandidateMetrics:
-    """All metrics of one candidate by leave-one-task-out cross-validation."""
-    oof = leave_one_task_out(candidate, table, seed=seed)
-    actual = table.finetuned
-    metrics = ranking_metrics(oof.finetuned, actual)
-    inside = (actual >= oof.low) & (actual <= oof.high)
+def _constant_interval(forecaster: JointForecaster) -> tuple[float, float]:
+    """The error quantiles of constant-width intervals: pooled out-of-fold score errors of the training tasks."""
+    errors = forecaster.oof_errors_
+    scores = errors[forecaster.reference_].add(errors["level"], axis=0).to_numpy().ravel()
+    alpha = (1 - forecaster.interval_level) / 2
+    low, high = np.nanquantile(scores, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def score_forecasts(held_out: HeldOutForecasts, table: TrainingTable) -> ForecastMetrics:
+    """Every :class:`ForecastMetrics` figure of out-of-fold forecasts against the table's actual scores."""
+    tasks = list(held_out.forecasts)
+    models = list(table.models)
+    actual = table.finetuned.loc[tasks, models]
+    first = held_out.forecasts[tasks[0]]
+    level = first.interval_level
+    point, low, high, p_beat, base, p_best, expected = {}, {}, {}, {}, {}, {}, {}
+    coherent_violations = 0
+    for task, f in held_out.forecasts.items():
+        idx = [f.models.index(m) for m in models]
+        point[task] = pd.Series(f.point[idx], index=models)
+        lo, hi = f.interval()
+        low[task], high[task] = pd.Series(lo[idx], index=models), pd.Series(hi[idx], index=models)
+        p_beat[task] = pd.Series(f.p_beat_gpt4[idx], index=models)
+        base[task] = pd.Series(f.base[idx], index=models)
+        p_best[task] = pd.Series(f.p_best[idx], index=models)
+        expected[task] = f.expected_regret
+        below = f.center[idx] < f.gpt4_center - 1e-12
+        above = f.center[idx] > f.gpt4_center + 1e-12
+        coherent_violations += int(((f.p_beat_gpt4[idx] >= 0.5) & below).sum() + ((f.p_beat_gpt4[idx] <= 0.5) & above).sum())
+    frame = lambda d: pd.DataFrame(d).T.loc[tasks, models]  # noqa: E731
+    point, low, high, p_beat, base, p_best = map(frame, (point, low, high, p_beat, base, p_best))
+    ranking = ranking_metrics(point, actual)
     known = actual.notna()
-    beats = actual.gt(table.gpt4, axis=0)
-    has_gpt4 = known & pd.DataFrame(np.repeat(table.gpt4.notna().to_numpy()[:, None], actual.shape[1], 1), index=actual.index, columns=actual.columns)
-    labels, probs = beats[has_gpt4].stack().astype(float).to_numpy(), oof.p_beat[has_gpt4].stack().to_numpy()
+    inside = (actual >= low) & (actual <= high)
+    width = (high - low)
+    task_width = width.mean(axis=1)
+    wink = winkler_score(low.to_numpy(), high.to_numpy(), actual.to_numpy(), level)
+    const_low = np.array([[held_out.constant_half_width[t][0]] * len(models) for t in tasks])
+    const_high = np.array([[held_out.constant_half_width[t][1]] * len(models) for t in tasks])
+    center = point.to_numpy()
+    wink_const = winkler_score(np.clip(center + const_low, 0, 1), np.clip(center + const_high, 0, 1), actual.to_numpy(), level)
+    gpt4 = table.gpt4.reindex(tasks)
+    has_gpt4 = known & pd.DataFrame(np.repeat(gpt4.notna().to_numpy()[:, None], len(models), 1), index=tasks, columns=models)
+    beats = actual.gt(gpt4, axis=0)
+    labels = beats[has_gpt4].stack().astype(float).to_numpy()
+    probs = p_beat[has_gpt4].stack().to_numpy()
     auc = float(roc_auc_score(labels, probs)) if 0 < labels.sum() < len(labels) else None
-    return CandidateMetrics(
-        n_tasks=len(table.tasks),
-        **metrics,
+    best = actual.eq(actual.max(axis=1), axis=0).astype(float)
+    best = best.div(best.sum(axis=1), axis=0)
+    measured_base = table.base.loc[tasks, models]
+    return ForecastMetrics(
+        n_tasks=len(tasks), **ranking, interval_level=level,
+        interval_coverage=float(inside[known].stack().mean()),
+        interval_width=float(width[known].stack().mean()),
+        width_ratio=float(task_width.max() / max(task_width.min(), 1e-9)),
+        winkler=float(np.nanmean(np.where(known, wink, np.nan))),
+        winkler_constant=float(np.nanmean(np.where(known, wink_const, np.nan))),
         auc_beat_gpt4=auc,
         brier_beat_gpt4=float(np.mean((probs - labels) ** 2)) if len(labels) else None,
-        interval_coverage=float(inside[known].stack().mean()),
-        interval_width=float((oof.high - oof.low)[known].stack().mean()),
-        base_mae=float((oof.base - table.base).abs().stack().mean()),
-        lift_mae=float(((oof.finetuned - oof.base) - (actual - table.base)).abs().stack().mean()),
-        uses_base_scores=candidate.make_estimator().uses_base_scores,
+        incoherent_beat_gpt4=coherent_violations,
+        brier_best=float(((p_best - best) ** 2).sum(axis=1).mean()),
+        expected_regret=float(np.mean(list(expected.values()))),
+        base_mae=float((base - measured_base).abs().stack().mean()),
+        lift_mae=float(((point - base) - (actual - measured_base)).abs().stack().mean()),
     )
 
 
-def leave_one_model_out(candidate: Candidate, table: TrainingTable, *, seed: int = 0, task_folds: int = 5) -> dict[str, float]:
-    """MAE of forecasts for a base model that has no runs at all (descriptors only), per held-out model.
-
-    Each (task, model) cell is forecast by an estimator that saw neither that model (left out whole) nor
-    that task (tasks dealt round-robin into ``task_folds`` folds): the task level comes from the other
-    models' forecasts, the model's offset from its descriptors.
-    """
-    from advisor.predictor import DescriptorOffsets
-
-    spec = FeatureSpec(candidate.features)
-    features = spec.matrix(table.heuristics)
-    tasks = table.tasks
-    n_folds = min(task_folds, len(tasks))
-    errors: dict[str, list[float]] = {m: [] for m in table.models}
-    for model in table.models:
-        others = [m for m in table.models if m != model]
-        for fold in range(n_folds):
-            test = tasks[fold::n_folds]
-            train_tasks = [t for i, t in enumerate(tasks) if i % n_folds != fold]
-            train = TrainingTable._trusted(
-                finetuned=table.finetuned.loc[train_tasks, others], base=table.base.loc[train_tasks, others],
-                gpt4=table.gpt4.loc[train_tasks], heuristics=table.heuristics.loc[train_tasks],
-                descriptors=table.descriptors.loc[others], excluded={},
-            )
-            estimator = candidate.make_estimator().fit(train, features.loc[train_tasks], "finetuned")
-            base = table.base.loc[test, others] if estimator.uses_base_scores else None
-            level = estimator.predict(features.loc[test], base).mean(axis=1)
-            offset = DescriptorOffsets().fit(train).predict(table.descriptors.loc[[model]]).loc[model, "finetuned"]
-            forecast = (level + offset).clip(0, 1)
-            errors[model] += list((forecast - table.finetuned.loc[test, model]).abs().dropna())
-    return {m: float(np.mean(e)) for m, e in errors.items()}
-
-
-def _blend(use_base_scores: bool) -> Blend:
-    """Selected ridge + nearest tasks (each with nearest-task deviations) + joint LightGBM, averaged."""
-    return Blend([TwoStage("ridge-select", "knn", use_base_scores=use_base_scores),
-                  TwoStage("knn", "knn", use_base_scores=use_base_scores), JointLightGBM(use_base_scores=use_base_scores)])
-
-
-def default_candidates(extra_features: Sequence[str] = (), learner_features: Sequence[str] = ()) -> list[Candidate]:
-    """The candidates compared by ``advisor evaluate``: baseline, ridge, LightGBM, nearest tasks, blends,
-    each without and with measured base scores; with ``learner_features`` (the simple-learner scores) also
-    the recipes that read them."""
-    study = INVARIANT_STUDY_FEATURES
-    wide = study + tuple(extra_features)
-    typed = wide + TASK_TYPE_FEATURES
-    learner = tuple(learner_features)
-    out = []
-    for base in (False, True):
-        # The auxiliary models (base score, GPT-4, margin over GPT-4) are the same in every candidate, so
-        # that candidates differ only in how they forecast the fine-tuned score.
-        sfx = "+base" if base else ""
-        out += [
-            Candidate("per-model-mean" + sfx, study, lambda b=base: PerModelMean(use_base_scores=b)),
-            Candidate("ridge" + sfx, study, lambda b=base: TwoStage("ridge", "mean", use_base_scores=b)),
-            Candidate("ridge-select" + sfx, wide, lambda b=base: TwoStage("ridge-select", "mean", use_base_scores=b)),
-            Candidate("lightgbm" + sfx, wide, lambda b=base: TwoStage("lightgbm", "mean", use_base_scores=b)),
-            Candidate("lightgbm-joint" + sfx, wide, lambda b=base: JointLightGBM(use_base_scores=b)),
-            Candidate("nearest-tasks" + sfx, study, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
-            Candidate("nearest-tasks-wide" + sfx, wide, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
-            Candidate("blend" + sfx, wide, lambda b=base: _blend(b)),
-            # The same recipes reading the detected task type too.
-            Candidate("ridge-select-typed" + sfx, typed, lambda b=base: TwoStage("ridge-select", "mean", use_base_scores=b)),
-            Candidate("lightgbm-joint-typed" + sfx, typed, lambda b=base: JointLightGBM(use_base_scores=b)),
-            Candidate("nearest-tasks-typed" + sfx, typed, lambda b=base: TwoStage("knn", "knn", use_base_scores=b)),
-            Candidate("blend-typed" + sfx, typed, lambda b=base: _blend(b)),
-        ]
-        if learner:
-            # The simple-learner score puts the task on its metric's scale: added to the study's heuristics
-            # in the study's ridge; added to the typed blend; and as the level of a forecast whose spread
-            # across base models comes from that blend (a ridge over the study's heuristics, the score and
-            # the task type places the task; the blend ranks the models).
-            level = study + learner + TASK_TYPE_FEATURES
-            out += [
-                Candidate("ridge-learner" + sfx, study + learner, lambda b=base: TwoStage("ridge", "mean", use_base_scores=b)),
-                Candidate("blend-typed-learner" + sfx, typed + learner, lambda b=base: _blend(b)),
-                Candidate("level-ridge+blend" + sfx, typed + learner,
-                          lambda b=base: LevelAndSpread(level, _blend(b), use_base_scores=b)),
-            ]
-    # The auxiliary models read every heuristic the profiles define; the margin over GPT-4 is a LightGBM
-    # task level (leave-one-task-out: AUC 0.837 and Brier 0.150 against 0.812 and 0.163 for a ridge on
-    # the same features).
-    return [replace(c, aux_features=typed + learner, margin_model="lightgbm") for c in out]
+def per_model_mean_baseline(results: pd.DataFrame) -> dict[str, float]:
+    """The baseline on the study's whole table (no profiles needed): each task forecast by the per-model mean
+    fine-tuned score over the other tasks. ``results`` has columns task, model, finetuned_score."""
+    actual = results.pivot_table(index="task", columns="model", values="finetuned_score")
+    pred = pd.DataFrame([actual.drop(index=task).mean(axis=0).rename(task) for task in actual.index])
+    return {"n_tasks": len(actual), **ranking_metrics(pred, actual)}

@@ -25,14 +25,10 @@ LOG_SCALED_PREFIXES: tuple[str, ...] = (
     "n_examples",
 )
 
-#: Indicator features of the task type the featurizers detect (``TaskProfile.task_type``), read from a
-#: ``task_type`` column. Only the types that at least two reference tasks with fair samples have: one task
-#: cannot teach what its type does.
+#: Indicator features of the task kind the featurizers detect (``TaskProfile.task_type``, one of
+#: ``tasks.task_kinds.TASK_KINDS``), read from a ``task_type`` column; a forecaster reads the kinds that at least
+#: two training tasks have (see :mod:`advisor.selection`): one task cannot teach what its kind does.
 TASK_TYPE_PREFIX = "task_type:"
-TASK_TYPE_FEATURES: tuple[str, ...] = (
-    "task_type:classification", "task_type:multiple_choice", "task_type:free_generation",
-    "task_type:structured_output",
-)
 
 #: Indicator features of the task metric's family, read from a ``metric`` column (``TaskProfile.metric``,
 #: the metric that scores the task). Each family puts scores on its own footing: ``binary`` (yes/no

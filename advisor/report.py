@@ -32,16 +32,6 @@ KEY_HEURISTICS: tuple[str, ...] = (
     "compressibility_mean",
 )
 
-#: A forecast lift (fine-tuned minus zero-shot score, in score points on [0, 1]) at or above this
-#: is called "likely to pay off" when the interval's low end also clears the base score.
-PAYS_OFF_LIFT = 0.10
-#: Below this forecast lift fine-tuning is called "unlikely to pay off".
-MARGINAL_LIFT = 0.03
-#: Interval widths (high - low) separating "fairly sure" / "moderately sure" / "not very sure".
-SURE_WIDTH = 0.15
-MODERATE_WIDTH = 0.30
-
-
 @dataclass(frozen=True)
 class RecommendationSummary:
     """The recommendation in plain language.
@@ -68,58 +58,40 @@ def _pts(x: float) -> str:
 
 
 def summarize(rec: Recommendation) -> RecommendationSummary:
-    """Turn a Recommendation into a verdict, a confidence label and a few sentences.
+    """Turn a Recommendation into its verdict, confidence and a few sentences.
 
-    The verdict uses the best model's forecast lift: at least ``PAYS_OFF_LIFT`` with the interval's
-    low end above the forecast base score is "likely"; below ``MARGINAL_LIFT`` is "unlikely";
-    anything between is "possible". Confidence follows the width of the best model's interval and
-    drops to "not very sure" when that model is forecast from descriptors only.
+    The verdict and how sure it is come from the joint forecast's draws of the pick's lift (see
+    :mod:`advisor.verdict`); the sentences quote the same forecast.
     """
     best = rec.best
     base = best.measured_base_score if best.measured_base_score is not None else best.predicted_base_score
-    lift = best.predicted_score - base if best.measured_base_score is not None else best.predicted_lift
-    if lift >= PAYS_OFF_LIFT and best.interval_low > base:
-        verdict = "likely"
-    elif lift < MARGINAL_LIFT:
-        verdict = "unlikely"
-    else:
-        verdict = "possible"
-    width = best.interval_high - best.interval_low
-    if best.low_confidence or width > MODERATE_WIDTH:
-        confidence = "not very sure"
-    elif width > SURE_WIDTH:
-        confidence = "moderately sure"
-    else:
-        confidence = "fairly sure"
-
     headline = {
         "likely": f"Fine-tuning is likely to pay off: fine-tune {best.base_model}.",
         "possible": f"Fine-tuning may pay off; {best.base_model} is the best bet.",
         "unlikely": f"Fine-tuning is unlikely to pay off much; if you do, pick {best.base_model}.",
-    }[verdict]
+    }[rec.verdict]
     level = _pct(best.interval_level)
     base_kind = "measured" if best.measured_base_score is not None else "forecast"
     details = [
-        f"Expected fine-tuned score of {best.base_model}: {best.predicted_score:.3f} on the task's metric "
-        f"({level} interval {best.interval_low:.3f} to {best.interval_high:.3f}).",
-        f"Expected lift over its zero-shot score ({base_kind} {base:.3f}): {_pts(lift)}.",
-        f"Chance that the fine-tuned model beats GPT-4: {_pct(best.p_beat_gpt4)}"
-        + (f" (GPT-4 is forecast at {rec.gpt4_reference:.3f})." if rec.gpt4_reference is not None else "."),
+        f"Expected fine-tuned score of {best.base_model}: {best.predicted_score:.3f} on the task's metric"
+        f"{' (' + rec.metric + ')' if rec.metric else ''} ({level} interval {best.interval_low:.3f} to "
+        f"{best.interval_high:.3f}).",
+        f"Expected lift over its zero-shot score ({base_kind} {base:.3f}): {_pts(best.predicted_lift)}.",
+        f"Chance that the fine-tuned model beats GPT-4: {_pct(best.p_beat_gpt4)} (GPT-4 is forecast at "
+        f"{rec.gpt4.score:.3f}, {level} interval {rec.gpt4.low:.3f} to {rec.gpt4.high:.3f}).",
+        f"Chance that {best.base_model} is the best of the models ranked: {_pct(best.p_best)}; to be sure of the "
+        f"pick, validate {', '.join(rec.models_to_validate)} (together {_pct(0.8)} of P(best)); expected regret of "
+        f"this pick: {rec.expected_regret:.3f}.",
     ]
-    if len(rec.forecasts) > 1:
-        runner = rec.forecasts[1]
-        details.append(
-            f"Runner-up: {runner.base_model} at {runner.predicted_score:.3f}; expected regret of picking "
-            f"{best.base_model}: {rec.expected_regret:.3f}."
-        )
-    sure = f"How sure: {confidence} (the {level} interval is {width:.2f} wide"
+    sure = f"How sure: {rec.confidence} (the verdict holds with probability {_pct(rec.verdict_probability)}"
     if best.low_confidence:
-        sure += f"; {best.base_model} has no study runs, so it is forecast from its descriptors only"
+        sure += f"; {best.base_model} has {'no' if best.runs == 0 else 'few'} fine-tuning runs, so it is forecast from a prior"
     details.append(
         sure + "). The advisor learned from the LoRA Land study's runs on the reference tasks with a fair data "
-        "sample, a small training set; its cross-validated errors are in the model card."
+        "sample, a small training set; its held-out errors are in the model card."
     )
-    return RecommendationSummary(verdict=verdict, confidence=confidence, headline=headline, details=details)
+    details += [f"Note: {w}" for w in rec.warnings]
+    return RecommendationSummary(verdict=rec.verdict, confidence=rec.confidence, headline=headline, details=details)
 
 
 def _profile_dict(rec: Recommendation, profile: TaskProfile | None) -> dict[str, Any]:
@@ -145,10 +117,10 @@ def report_dict(rec: Recommendation, profile: TaskProfile | None = None, *, task
     d = rec.to_dict()
     d["profile"] = _profile_dict(rec, profile)
     return _clean({
-        "task": task_name,
+        **d,
+        "task": task_name or d["task"],
         "summary": {"verdict": summary.verdict, "confidence": summary.confidence,
                     "headline": summary.headline, "details": summary.details},
-        **d,
     })
 
 
@@ -190,9 +162,10 @@ def to_markdown(rec: Recommendation, profile: TaskProfile | None = None, *, task
     lines = [f"# Fine-tuning forecast{': ' + task_name if task_name else ''}", "", summary.to_markdown(), ""]
     lines += ["## Base models, best first", ""]
     lines += _table(
-        ["rank", "base model", "fine-tuned score", "interval", "lift", "P(beat GPT-4)", "note"],
+        ["rank", "base model", "fine-tuned score", "interval", "zero-shot", "lift", "P(beat GPT-4)", "P(best)", "note"],
         [[f.rank, f.base_model, f.predicted_score, f"{f.interval_low:.3f} – {f.interval_high:.3f}",
-          f.predicted_lift, f.p_beat_gpt4, "descriptors only" if f.low_confidence else ""]
+          f.predicted_base_score, f.predicted_lift, f.p_beat_gpt4, f.p_best,
+          ("no runs: prior" if f.runs == 0 else "few runs") if f.low_confidence else ""]
          for f in rec.forecasts],
     )
     expl = rec.explanation

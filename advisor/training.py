@@ -1,128 +1,98 @@
-"""Training the shipped predictor: compare candidates by cross-validation, fit the chosen one, write a card."""
+"""Training the shipped predictor: choose the recipe honestly, fit it, measure it, write the card.
+
+``train_bundle`` chooses each component by leave-one-task-out inside the training tasks
+(:mod:`advisor.selection`), fits the chosen forecasters (without and with measured zero-shot scores) on every
+task, and measures them: *plain* leave-one-task-out of the chosen recipe and of the per-model-mean baseline,
+and *nested* leave-one-task-out of the selection rule itself (the choice remade inside every fold), which is
+the figure to quote.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
 from advisor.artifact import PredictorBundle
-from advisor.evaluation import (
-    Candidate,
-    CandidateMetrics,
-    default_candidates,
-    evaluate_candidate,
-    leave_one_model_out,
-)
-from advisor.features import SIMPLE_LEARNER_FEATURES, FeatureSpec
+from advisor.evaluation import ForecastMetrics, leave_one_task_out, score_forecasts
+from advisor.features import heuristics_frame
+from advisor.forecaster import JointForecaster, Recipe
+from advisor.selection import choose_recipe, feature_groups, nested_leave_one_task_out
+from advisor.spread import SpreadRecipe
+from advisor.task_level import LevelRecipe
 from advisor.training_data import TrainingTable
+
+#: How ``advisor train`` measures what it ships: "nested" (the selection rule, the figure to quote, minutes),
+#: "plain" (the chosen recipe and the baseline, leave-one-task-out), or "none".
+EVALUATIONS = ("nested", "plain", "none")
+
+
+def baseline_recipe() -> Recipe:
+    """The per-model-mean baseline: every task at the training tasks' average level, each model at its usual
+    offset, GPT-4 at its average margin."""
+    return Recipe(LevelRecipe("mean"), SpreadRecipe((), 0.0), LevelRecipe("mean"))
 
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Cross-validated metrics of every candidate and the names of the chosen ones."""
+    """Held-out metrics of the baseline, the chosen recipes (plain) and the selection rule (nested)."""
 
-    metrics: dict[str, CandidateMetrics]
-    chosen: str
-    chosen_with_base: str
+    metrics: dict[str, ForecastMetrics]
     n_tasks: int
     tasks: list[str]
     excluded: dict[str, str]
 
     def to_dict(self) -> dict:
-        return {
-            "candidates": {name: m.to_dict() for name, m in self.metrics.items()},
-            "shipped": self.chosen,
-            "shipped_with_base_scores": self.chosen_with_base,
-            "n_tasks": self.n_tasks,
-            "tasks": self.tasks,
-            "excluded_tasks": self.excluded,
-        }
+        return {"metrics": {k: m.to_dict() for k, m in self.metrics.items()}, "n_tasks": self.n_tasks,
+                "tasks": self.tasks, "excluded_tasks": self.excluded}
 
 
-def choose(metrics: dict[str, CandidateMetrics], with_base: bool) -> str:
-    """The candidate to ship: lowest MAE among those whose mean regret is no worse than the plain
-    per-model-mean baseline's (falling back to lowest MAE), so a better score forecast never buys a worse
-    pick. The bar is the plain baseline's in both pools: "measured base score + mean lift" is a weak
-    baseline for picking, and beating it would not be enough."""
-    pool = {n: m for n, m in metrics.items() if m.uses_base_scores == with_base}
-    bar = metrics["per-model-mean"].mean_regret if "per-model-mean" in metrics else min(m.mean_regret for m in pool.values())
-    safe = {n: m for n, m in pool.items() if m.mean_regret <= bar + 1e-12}
-    return min(safe or pool, key=lambda n: (safe or pool)[n].mae)
+def evaluate(table: TrainingTable, default: Recipe, with_base: Recipe, *, nested: bool, seed: int = 0,
+             n_draws: int = 2000, tasks: list[str] | None = None) -> EvaluationReport:
+    """Leave-one-task-out of the baseline and of the chosen recipes; with ``nested``, of the selection rule too.
 
+    ``tasks`` restricts the held-out tasks (each still forecast from all the others; default: every task).
+    """
+    held = list(tasks or table.tasks)
+    unknown = [t for t in held if t not in table.tasks]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; the evaluation tasks are: {', '.join(table.tasks)}")
 
-def evaluate_candidates(
-    table: TrainingTable, candidates: Sequence[Candidate] | None = None, *, seed: int = 0
-) -> EvaluationReport:
-    """Leave-one-task-out metrics of each candidate on the same tasks."""
-    candidates = list(candidates or candidates_for(table))
-    metrics = {c.name: evaluate_candidate(c, table, seed=seed) for c in candidates}
-    return EvaluationReport(
-        metrics=metrics,
-        chosen=choose(metrics, with_base=False),
-        chosen_with_base=choose(metrics, with_base=True),
-        n_tasks=len(table.tasks),
-        tasks=table.tasks,
-        excluded=dict(table.excluded),
-    )
+    def fixed(recipe: Recipe):
+        return lambda train: JointForecaster(recipe, seed=seed, n_draws=n_draws).fit(train)
 
+    def score(factory, base_scores: bool = False) -> ForecastMetrics:
+        return score_forecasts(leave_one_task_out(factory, table, base_scores=base_scores, tasks=held), table)
 
-#: Heuristics beyond the study's that the wider candidates may read, when every profile has them.
-EXTRA_FEATURES: tuple[str, ...] = (
-    "output_distinct_ratio",
-    "label_entropy",
-    "output_in_input_share",
-    "numeric_output_share",
-    "input_lexical_diversity",
-    "output_lexical_diversity",
-    "near_duplicate_rate",
-    "input_readability",
-    "output_readability",
-)
-
-
-def extra_features_available(table: TrainingTable, names: Sequence[str] = EXTRA_FEATURES) -> tuple[str, ...]:
-    """Those of ``names`` that every training task's profile defines."""
-    cols = table.heuristics.columns
-    return tuple(f for f in names if f in cols and table.heuristics[f].notna().all())
-
-
-def candidates_for(table: TrainingTable) -> list[Candidate]:
-    """The default candidates over the heuristics that ``table``'s profiles define."""
-    return default_candidates(extra_features_available(table), extra_features_available(table, SIMPLE_LEARNER_FEATURES))
+    metrics = {
+        "baseline (per-model mean)": score(fixed(baseline_recipe())),
+        "chosen recipe (plain)": score(fixed(default)),
+        "chosen recipe + base scores (plain)": score(fixed(with_base), base_scores=True),
+    }
+    if nested:
+        metrics["selection rule (nested)"] = score_forecasts(
+            nested_leave_one_task_out(table, seed=seed, n_draws=n_draws, tasks=held), table)
+        metrics["selection rule + base scores (nested)"] = score_forecasts(
+            nested_leave_one_task_out(table, uses_base_scores=True, seed=seed, n_draws=n_draws, tasks=held), table)
+    return EvaluationReport(metrics, len(held), held, dict(table.excluded))
 
 
 def feature_signal(table: TrainingTable, features: tuple[str, ...]) -> pd.DataFrame:
-    """Which heuristics carry signal: Spearman correlation with the task's mean fine-tuned score and mean
-    lift, and the sign stability of each standardized ridge coefficient across leave-one-task-out folds."""
-    from advisor.estimators import ridge_regressor
+    """Spearman correlation of each numeric feature with the task's mean fine-tuned score and mean lift."""
+    from advisor.features import FeatureSpec, categorical_prefix
 
-    X = FeatureSpec(features).matrix(table.heuristics)
+    numeric = tuple(f for f in features if categorical_prefix(f) is None)
+    X = FeatureSpec(numeric).matrix(table.heuristics)
     task_mean = table.finetuned.mean(axis=1)
     lift = (table.finetuned - table.base).mean(axis=1)
-    coefs = []
-    for task in table.tasks:
-        keep = X.index != task
-        model = ridge_regressor().fit(X[keep].to_numpy(), task_mean[keep].to_numpy())
-        coefs.append(model.coef_)
-    coefs = np.array(coefs)
-    signs = np.sign(coefs)
-    rows = []
-    for i, name in enumerate(features):
-        rows.append({
-            "feature": name,
-            "spearman_finetuned": float(spearmanr(X[name], task_mean).statistic),
-            "spearman_lift": float(spearmanr(X[name], lift).statistic),
-            "ridge_coef_mean": float(coefs[:, i].mean()),
-            "ridge_coef_std": float(coefs[:, i].std()),
-            "sign_stability": float(max((signs[:, i] > 0).mean(), (signs[:, i] < 0).mean())),
-        })
-    return pd.DataFrame(rows).set_index("feature").sort_values("spearman_finetuned", key=np.abs, ascending=False)
+    rows = [{"feature": name, "spearman_finetuned": float(spearmanr(X[name], task_mean).statistic),
+             "spearman_lift": float(spearmanr(X[name], lift).statistic)} for name in numeric]
+    frame = pd.DataFrame(rows, columns=["feature", "spearman_finetuned", "spearman_lift"]).set_index("feature")
+    return frame.sort_values("spearman_finetuned", key=np.abs, ascending=False)
 
 
 def reference_results(runs: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +111,7 @@ def reference_results(runs: pd.DataFrame) -> pd.DataFrame:
 
 def table_fingerprint(table: TrainingTable) -> str:
     digest = hashlib.sha256()
-    for frame in (table.finetuned, table.base, table.heuristics):
+    for frame in (table.finetuned, table.base, table.heuristics.select_dtypes("number")):
         digest.update(pd.util.hash_pandas_object(frame.round(6), index=True).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(table.gpt4.round(6)).to_numpy().tobytes())
     return digest.hexdigest()[:12]
@@ -150,26 +120,28 @@ def table_fingerprint(table: TrainingTable) -> str:
 def train_bundle(
     table: TrainingTable,
     runs: pd.DataFrame,
-    reference_heuristics: pd.DataFrame,
+    reference_profiles: dict,
     *,
     featurizer_version: str,
-    candidates: Sequence[Candidate] | None = None,
     seed: int = 0,
-    report: EvaluationReport | None = None,
+    evaluation: str = "nested",
+    n_draws: int = 4000,
 ) -> tuple[PredictorBundle, str]:
-    """Choose candidates by cross-validation, fit them on all tasks, and build the artifact and its card.
+    """Choose the recipes, fit them on all tasks, measure them (``evaluation``), and build the artifact and card.
 
+    ``reference_profiles`` maps reference task names to their TaskProfile (for similar tasks and charts).
     Deterministic: the same table and seed give the same predictor and the same card (bar the date).
     """
-    candidates = list(candidates or candidates_for(table))
-    report = report or evaluate_candidates(table, candidates, seed=seed)
-    by_name = {c.name: c for c in candidates}
-    chosen, chosen_base = by_name[report.chosen], by_name[report.chosen_with_base]
-    default = chosen.predictor(seed=seed).fit(table)
-    with_base = chosen_base.predictor(seed=seed).fit(table)
-    lomo = leave_one_model_out(chosen, table, seed=seed)
-    signal = feature_signal(table, chosen.features)
-    version = f"{chosen.name}-{table_fingerprint(table)}"
+    if evaluation not in EVALUATIONS:
+        raise ValueError(f"evaluation must be one of {', '.join(EVALUATIONS)}, got {evaluation!r}")
+    selection = choose_recipe(table, seed=seed)
+    selection_base = choose_recipe(table, uses_base_scores=True, seed=seed)
+    default = JointForecaster(selection.recipe, seed=seed, n_draws=n_draws).fit(table)
+    with_base = JointForecaster(selection_base.recipe, seed=seed, n_draws=n_draws).fit(table)
+    report = None if evaluation == "none" else evaluate(
+        table, selection.recipe, selection_base.recipe, nested=evaluation == "nested", seed=seed)
+    version = f"joint-{table_fingerprint(table)}"
+    groups = feature_groups(table)
     card = {
         "predictor_version": version,
         "featurizer_version": featurizer_version,
@@ -178,19 +150,24 @@ def train_bundle(
         "training_tasks": table.tasks,
         "excluded_tasks": table.excluded,
         "base_models": table.models,
-        "features": list(chosen.features),
-        "features_with_base_scores": list(chosen_base.features),
+        "reference_models": default.reference_,
+        "recipe": selection.recipe.name,
+        "recipe_with_base_scores": selection_base.recipe.name,
+        "features": list(selection.recipe.features),
+        "selection": selection.to_dict(),
+        "selection_with_base_scores": selection_base.to_dict(),
         "interval_level": default.interval_level,
-        "evaluation": report.to_dict(),
-        "leave_one_model_out_mae": lomo,
-        "feature_signal": json.loads(signal.round(4).to_json(orient="index")),
+        "evaluation": None if report is None else report.to_dict(),
+        "evaluation_kind": evaluation,
+        "prior_uses_descriptors": default.core_.spread_.uses_descriptors,
+        "feature_signal": json.loads(feature_signal(table, groups.study + groups.learner).round(4).to_json(orient="index")),
     }
     bundle = PredictorBundle(
         default=default,
         with_base_scores=with_base,
         featurizer_version=featurizer_version,
         predictor_version=version,
-        reference_heuristics=reference_heuristics,
+        reference_heuristics=heuristics_frame(reference_profiles) if reference_profiles else pd.DataFrame(),
         reference_results=reference_results(runs),
         descriptors=table.descriptors,
         card=card,
@@ -198,59 +175,60 @@ def train_bundle(
     return bundle, model_card_markdown(card)
 
 
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
 def model_card_markdown(card: dict) -> str:
     """A readable model card from the JSON card."""
     ev = card["evaluation"]
-    rows = []
-    for name, m in ev["candidates"].items():
-        mark = " (shipped)" if name in (ev["shipped"], ev["shipped_with_base_scores"]) else ""
-        rows.append(
-            f"| {name}{mark} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['spearman']:.3f} | {m['top1_hit_rate']:.0%} | "
-            f"{m['mean_regret']:.4f} | {m['worst_regret']:.3f} | {_fmt(m['auc_beat_gpt4'])} | {_fmt(m['brier_beat_gpt4'])} | "
-            f"{_fmt(m['interval_coverage'])} | {_fmt(m['interval_width'])} | {_fmt(m.get('base_mae'))} | {_fmt(m.get('lift_mae'))} |"
+    if ev:
+        rows = "\n".join(
+            f"| {name} | {_fmt(m['mae'])} | {_fmt(m['spearman'])} | {m['top1_hit_rate']:.0%} | {_fmt(m['mean_regret'], 4)} | "
+            f"{_fmt(m['worst_regret'])} | {_fmt(m['auc_beat_gpt4'])} | {_fmt(m['brier_beat_gpt4'])} | "
+            f"{_fmt(m['interval_coverage'])} | {_fmt(m['width_ratio'], 1)} | {_fmt(m['winkler'])} | "
+            f"{_fmt(m['winkler_constant'])} | {_fmt(m['expected_regret'], 4)} | {_fmt(m['lift_mae'])} |"
+            for name, m in ev["metrics"].items()
         )
-    signal = "\n".join(
-        f"| {f} | {v['spearman_finetuned']:+.2f} | {v['spearman_lift']:+.2f} | {v['sign_stability']:.0%} |"
-        for f, v in card["feature_signal"].items()
-    )
-    lomo = ", ".join(f"{m} {v:.3f}" for m, v in card["leave_one_model_out_mae"].items())
+        table = f"""## Held-out metrics ({ev['n_tasks']} tasks, leave-one-task-out; {card['evaluation_kind']})
+
+| forecaster | MAE | Spearman | top-1 | mean regret | worst regret | AUC beat GPT-4 | Brier | coverage | width ratio | Winkler | Winkler (constant width) | expected regret | lift MAE |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+{rows}
+
+*Nested* rows remake the whole choice of recipe inside every fold: they are the figures to quote. *Plain* rows
+evaluate the recipe chosen on all tasks, which saw every task while choosing. Coverage and width ratio are of the
+nominal {card['interval_level']:.0%} intervals (width ratio: widest task's mean interval width over the narrowest's);
+Winkler is the interval score (lower is better) against constant-width intervals calibrated on the same errors.
+Expected regret is the forecast one, beside the realized mean regret."""
+    else:
+        table = "## Held-out metrics\n\nNot measured for this artifact (`advisor train --evaluation none`)."
+    signal = "\n".join(f"| {f} | {v['spearman_finetuned']:+.2f} | {v['spearman_lift']:+.2f} |"
+                       for f, v in card["feature_signal"].items())
     excluded = "\n".join(f"- {t}: {why}" for t, why in card["excluded_tasks"].items())
-    return f"""# Model card: fine-tuning outcome predictor `{card['predictor_version']}`
+    return f"""# Model card: fine-tuning outcome forecaster `{card['predictor_version']}`
 
 Forecasts, per base model, the score QLoRA fine-tuning reaches on a task (the task's own metric, in [0, 1]),
-the zero-shot base score and lift, and the chance to beat GPT-4, from the task's dataset heuristics.
+the zero-shot score and lift, and GPT-4's score, as one joint distribution per task; P(beat GPT-4), P(best), the
+expected regret and the verdict are read from it.
 
-- Trained on: the LoRA Land study's runs (plus any local runs in the database) on {ev['n_tasks']} tasks that have a
-  fair heuristic profile; {len(card['base_models'])} base models. Featurizer version {card['featurizer_version']}; seed {card['seed']}.
-- Shipped: `{ev['shipped']}` (no base scores given) and `{ev['shipped_with_base_scores']}` (measured zero-shot base
-  scores given). Chosen by leave-one-task-out cross-validation: lowest MAE among candidates whose mean regret is no
-  worse than the per-model-mean baseline's.
-- Intervals: nominal {card['interval_level']:.0%}, from out-of-fold residuals inside the training tasks; coverage below
-  is measured on held-out tasks.
-- Features: {', '.join(card['features'])}.
+- Trained on: the LoRA Land study's runs (plus any local runs in the database) on {len(card['training_tasks'])}
+  tasks that have a fair heuristic profile; reference base models: {', '.join(card['reference_models'])}.
+  Featurizer version {card['featurizer_version']}; seed {card['seed']}.
+- Recipe (chosen by leave-one-task-out inside the training tasks): `{card['recipe']}`.
+- With measured zero-shot scores: `{card['recipe_with_base_scores']}`.
+- Models without runs: forecast from the reference models as a prior ({'descriptors inform it' if card['prior_uses_descriptors'] else 'descriptors did not help in leave-one-model-out, so the prior is the reference models’ average'}),
+  with the prior's leave-one-model-out variance; models with a few runs get the posterior given them.
 
-## Leave-one-task-out metrics ({ev['n_tasks']} tasks)
-
-| candidate | MAE | RMSE | Spearman | top-1 | mean regret | worst regret | AUC beat GPT-4 | Brier | coverage | width | base-score MAE | lift MAE |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-Base-score MAE is the error of the forecast zero-shot score (0 where the candidate is given measured base scores);
-lift MAE the error of the forecast lift (fine-tuned minus base).
+{table}
 
 ## Which heuristics carry signal
 
-Spearman correlation with the task's mean fine-tuned score and mean lift; sign stability of the ridge
-coefficient across leave-one-task-out folds.
+Spearman correlation with the task's mean fine-tuned score and mean lift (training tasks).
 
-| feature | vs fine-tuned | vs lift | sign stability |
-|---|---|---|---|
+| feature | vs fine-tuned | vs lift |
+|---|---|---|
 {signal}
-
-## Base models without runs
-
-Forecast from descriptors (size, instruction tuning, release date) and flagged low confidence. Leave-one-model-out
-MAE per model: {lomo}.
 
 ## Tasks left out of training
 
@@ -258,11 +236,7 @@ MAE per model: {lomo}.
 
 ## Limits
 
-31 tasks (fewer with fair samples) is a small training set: forecasts for tasks unlike any reference task are
-uncertain, and the intervals say so. Scores are on each task's own metric, so "0.8" means different things for
+A few dozen tasks is a small training set: forecasts for tasks unlike any reference task are uncertain, and the
+intervals (wider for such tasks) say so. Scores are on each task's own metric, so "0.8" means different things for
 accuracy and ROUGE.
 """
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"

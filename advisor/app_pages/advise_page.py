@@ -204,23 +204,29 @@ def _show_result(result: dict[str, Any]) -> None:
     st.divider()
     st.header(f"Recommendation for {name}")
     box = {"likely": st.success, "possible": st.info, "unlikely": st.warning}[summary.verdict]
-    box(summary.headline)
+    box(f"{summary.headline} ({rec.confidence}: {rec.verdict_probability:.0%})")
     best = rec.best
-    cols = st.columns([1.6, 1, 1, 1])
+    cols = st.columns([1.6, 1, 1, 1, 1, 1])
     cols[0].metric("Best base model", best.base_model)
     cols[1].metric("Expected fine-tuned score", f"{best.predicted_score:.3f}",
                    help=f"{best.interval_level:.0%} interval {best.interval_low:.3f} – {best.interval_high:.3f}, "
-                        f"on the task's metric ({profile.metric or 'inferred'})")
+                        f"on the task's metric ({rec.metric or 'inferred'})")
     cols[2].metric("Expected lift", f"{best.predicted_lift:+.3f}")
-    cols[3].metric("P(beat GPT-4)", f"{best.p_beat_gpt4:.0%}")
+    cols[3].metric("P(best)", f"{best.p_best:.0%}", help="Chance this model is the best of those ranked")
+    cols[4].metric("P(beat GPT-4)", f"{best.p_beat_gpt4:.0%}")
+    cols[5].metric("GPT-4 forecast", f"{rec.gpt4.score:.3f}",
+                   help=f"{best.interval_level:.0%} interval {rec.gpt4.low:.3f} – {rec.gpt4.high:.3f}")
     st.markdown("\n".join(f"- {line}" for line in summary.details))
+    for warning in rec.warnings:
+        st.warning(warning)
 
     ranking, position, why, download = st.tabs(
         ["Base-model ranking", "Where this dataset falls", "Why", "Download the report"])
     with ranking:
         st.altair_chart(charts.ranking_chart(rec.to_frame(), rec.gpt4_reference), width="stretch")
-        st.caption("Dot: forecast fine-tuned score; bar: its interval; grey tick: forecast zero-shot score"
-                   + ("; dashed line: GPT-4's forecast score." if rec.gpt4_reference is not None else "."))
+        st.caption(f"Dot: forecast fine-tuned score; bar: its {best.interval_level:.0%} interval; grey tick: "
+                   "zero-shot score; dashed line: GPT-4's forecast score. Orange: models without (or with few) "
+                   "runs, forecast from the study's models as a prior.")
         st.dataframe(frames.ranking_frame(rec).round(3), hide_index=True, width="stretch")
     with position:
         positions = frames.heuristic_positions(profile, result["reference"])
@@ -234,9 +240,9 @@ def _show_result(result: dict[str, Any]) -> None:
             st.dataframe(_heuristics_table(profile), hide_index=True, width="stretch")
     with why:
         expl = rec.explain()
-        st.markdown(f"**Top feature contributions** ({expl.method})")
+        st.markdown(f"**Top feature contributions to the task level** ({expl.method}; recipe `{expl.recipe}`)")
         st.dataframe(frames.contributions_frame(rec).round(4), hide_index=True, width="stretch")
-        st.markdown("**The most similar reference tasks, and what fine-tuning did there**")
+        st.markdown("**The most similar reference tasks (same kind and metric first), and what fine-tuning did there**")
         st.dataframe(frames.similar_tasks_frame(rec).round(3), hide_index=True, width="stretch")
     with download:
         c1, c2, c3 = st.columns(3)

@@ -39,7 +39,7 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
     forecast score, when given, a dashed rule.
     """
     data = frame.copy()
-    data["confidence"] = data["low_confidence"].map({True: "from descriptors only", False: "learned from study runs"})
+    data["confidence"] = data["low_confidence"].map({True: "prior: no or few runs", False: "learned from runs"})
     order = data.sort_values("rank")["base_model"].tolist()
     y = alt.Y("base_model:N", sort=order, title=None)
     tooltip = [alt.Tooltip("base_model:N", title="base model"),
@@ -47,7 +47,9 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
                alt.Tooltip("interval_low:Q", title="low", format=".3f"),
                alt.Tooltip("interval_high:Q", title="high", format=".3f"),
                alt.Tooltip("predicted_base_score:Q", title="zero-shot", format=".3f"),
-               alt.Tooltip("p_beat_gpt4:Q", title="P(beat GPT-4)", format=".0%")]
+               alt.Tooltip("p_beat_gpt4:Q", title="P(beat GPT-4)", format=".0%"),
+               alt.Tooltip("p_best:Q", title="P(best)", format=".0%"),
+               alt.Tooltip("runs:Q", title="tasks with runs")]
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
     interval = base.mark_rule(strokeWidth=3, opacity=0.55).encode(
         x=alt.X("interval_low:Q", title="forecast score on the task's metric", scale=alt.Scale(domain=[0, 1])),
@@ -55,7 +57,7 @@ def ranking_chart(frame: pd.DataFrame, gpt4_reference: float | None = None) -> a
     point = base.mark_point(filled=True, size=90).encode(
         x="predicted_score:Q",
         color=alt.Color("confidence:N", title=None,
-                        scale=alt.Scale(domain=["learned from study runs", "from descriptors only"],
+                        scale=alt.Scale(domain=["learned from runs", "prior: no or few runs"],
                                         range=["#1f77b4", "#ff7f0e"]),
                         legend=alt.Legend(orient="bottom") if data["low_confidence"].any() else None))
     zero_shot = base.mark_tick(color=REFERENCE_COLOR, thickness=2, size=14).encode(x="predicted_base_score:Q")

@@ -99,7 +99,8 @@ def ranking_frame(rec: object) -> pd.DataFrame:
     return frame.rename(columns={
         "base_model": "base model", "predicted_score": "fine-tuned score", "interval_low": "interval low",
         "interval_high": "interval high", "predicted_base_score": "zero-shot score",
-        "predicted_lift": "lift", "p_beat_gpt4": "P(beat GPT-4)", "low_confidence": "descriptors only",
+        "predicted_lift": "lift", "p_beat_gpt4": "P(beat GPT-4)", "p_best": "P(best)",
+        "low_confidence": "prior (no or few runs)", "runs": "tasks with runs",
         "measured_base_score": "measured zero-shot",
     })
 
@@ -116,10 +117,11 @@ def similar_tasks_frame(rec: object) -> pd.DataFrame:
     """The most similar reference tasks and what fine-tuning did there."""
     expl = rec.explain()  # type: ignore[attr-defined]
     return pd.DataFrame([{
-        "task": s.task, "distance": s.distance, "best fine-tuned model": s.best_model,
-        "its score": s.best_finetuned_score, "mean lift": s.mean_lift, "GPT-4": s.gpt4_score,
-    } for s in expl.similar_tasks], columns=["task", "distance", "best fine-tuned model", "its score",
-                                             "mean lift", "GPT-4"])
+        "task": s.task, "same kind": s.same_kind, "same metric": s.same_metric, "distance": s.distance,
+        "best fine-tuned model": s.best_model, "its score": s.best_finetuned_score, "mean lift": s.mean_lift,
+        "GPT-4": s.gpt4_score,
+    } for s in expl.similar_tasks], columns=["task", "same kind", "same metric", "distance", "best fine-tuned model",
+                                             "its score", "mean lift", "GPT-4"])
 
 
 def parse_base_scores(text: str) -> dict[str, float]:

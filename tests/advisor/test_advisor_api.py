@@ -22,7 +22,8 @@ def advisor() -> Advisor:
 def sst2_like_profile(advisor: Advisor) -> TaskProfile:
     # A reference task's own heuristics, as a user profiling a similar dataset would get them.
     heuristics = advisor.reference_profiles().loc["glue_sst2"].dropna().to_dict()
-    return TaskProfile(heuristics=heuristics, n_examples=int(heuristics["n_examples"]), n_profiled=100)
+    return TaskProfile(heuristics=heuristics, n_examples=int(heuristics["n_examples"]), n_profiled=100,
+                       task_type="classification", metric="binary_flex")
 
 
 def test_the_shipped_artifact_loads_with_its_model_card(advisor: Advisor):
@@ -32,36 +33,63 @@ def test_the_shipped_artifact_loads_with_its_model_card(advisor: Advisor):
     assert (default_artifact_dir() / "MODEL_CARD.md").is_file()
 
 
-def test_rank_forecasts_every_study_base_model_best_first(advisor: Advisor, sst2_like_profile: TaskProfile):
+def test_rank_forecasts_every_base_model_best_first_from_one_joint_forecast(advisor: Advisor, sst2_like_profile: TaskProfile):
     rec = advisor.rank(sst2_like_profile)
-    assert len(rec.forecasts) == 10
-    assert [f.rank for f in rec.forecasts] == list(range(1, 11))
+    assert [f.base_model for f in rec.forecasts if not f.low_confidence] != []
+    assert set(advisor.trained_models) <= {f.base_model for f in rec.forecasts}
+    assert [f.rank for f in rec.forecasts] == list(range(1, len(rec.forecasts) + 1))
     scores = [f.predicted_score for f in rec.forecasts]
     assert scores == sorted(scores, reverse=True)
     assert rec.best is rec.forecasts[0]
     for f in rec.forecasts:
         assert 0 <= f.interval_low <= f.predicted_score <= f.interval_high <= 1
-        assert 0 < f.p_beat_gpt4 < 1
+        assert 0 < f.p_beat_gpt4 < 1 and 0 <= f.p_best <= 1
         assert f.predicted_lift == pytest.approx(f.predicted_score - f.predicted_base_score)
-    assert rec.expected_regret >= 0
+        # coherent with GPT-4's forecast, drawn from the same distribution
+        if f.predicted_score < rec.gpt4.score - 1e-9:
+            assert f.p_beat_gpt4 < 0.5
+    assert sum(f.p_best for f in rec.forecasts) == pytest.approx(1.0)
+    assert rec.gpt4.low <= rec.gpt4.score <= rec.gpt4.high
+    assert rec.verdict in ("likely", "possible", "unlikely") and rec.expected_regret >= 0
+    covered = sum(f.p_best for f in rec.forecasts if f.base_model in rec.models_to_validate)
+    assert covered >= 0.8
 
 
-def test_a_recommendation_converts_to_a_frame_and_to_json(advisor: Advisor, sst2_like_profile: TaskProfile):
+def test_models_without_runs_are_ranked_beside_the_studys_flagged_and_less_sure(advisor: Advisor, sst2_like_profile: TaskProfile):
+    extended = advisor.with_base_model("my-llama", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
+    rec = extended.rank(sst2_like_profile)
+    new = next(f for f in rec.forecasts if f.base_model == "my-llama")
+    known = next(f for f in rec.forecasts if f.base_model == "mistral-7b")
+    assert new.low_confidence and new.runs == 0 and not known.low_confidence and known.runs >= 20
+    assert new.interval_high - new.interval_low > known.interval_high - known.interval_low
+    assert any("my-llama" in w for w in rec.warnings)
+    assert "my-llama" not in advisor.base_models          # the original advisor is unchanged
+
+
+def test_a_recommendation_converts_to_a_frame_and_to_the_json_object_of_advisor_rank(advisor: Advisor, sst2_like_profile: TaskProfile):
     rec = advisor.rank(sst2_like_profile)
     frame = rec.to_frame()
     assert list(frame["base_model"]) == [f.base_model for f in rec.forecasts]
-    payload = json.loads(json.dumps(rec.to_dict()))
-    assert payload["best"] == rec.best.base_model
+    payload = json.loads(json.dumps(rec.to_json_dict(explain=True)))
+    for key in ("task", "metric", "n_examples", "unique_examples", "gpt4_forecast", "verdict", "warnings", "ranking",
+                "explanation"):
+        assert key in payload
+    assert set(payload["gpt4_forecast"]) == {"score", "low", "high"}
+    for key in ("base_model", "predicted_score", "interval_low", "interval_high", "predicted_base", "predicted_lift",
+                "p_beat_gpt4", "p_best", "rank", "low_confidence"):
+        assert key in payload["ranking"][0]
+    assert "explanation" not in rec.to_json_dict()
+    assert json.loads(json.dumps(rec.to_dict()))["best"] == rec.best.base_model
 
 
-def test_the_explanation_names_heuristics_and_three_similar_reference_tasks(advisor: Advisor, sst2_like_profile: TaskProfile):
+def test_the_explanation_names_heuristics_and_three_similar_tasks_of_the_same_kind_and_metric_first(advisor: Advisor, sst2_like_profile: TaskProfile):
     explanation = advisor.rank(sst2_like_profile).explain()
-    assert explanation.contributions
-    assert all(c.feature in sst2_like_profile.heuristics or c.feature.startswith("task_type:") for c in explanation.contributions)
+    assert explanation.contributions and explanation.recipe
+    assert all(c.feature in sst2_like_profile.heuristics or ":" in c.feature for c in explanation.contributions)
     similar = explanation.similar_tasks
     assert len(similar) == 3
     assert similar[0].task == "glue_sst2" and similar[0].distance == pytest.approx(0.0, abs=1e-6)
-    assert [s.distance for s in similar] == sorted(s.distance for s in similar)
+    assert all(s.same_metric for s in similar)      # enough binary classification tasks to fill three
 
 
 def test_rank_can_be_restricted_to_some_base_models(advisor: Advisor, sst2_like_profile: TaskProfile):
@@ -89,10 +117,11 @@ def test_a_base_score_outside_zero_one_is_refused(advisor: Advisor, sst2_like_pr
 
 
 def test_a_profile_missing_features_is_refused_by_name(advisor: Advisor, sst2_like_profile: TaskProfile):
-    heuristics = dict(sst2_like_profile.heuristics)
-    del heuristics["example_tokens_p95"]
-    with pytest.raises(ProfileFeatureError, match="example_tokens_p95"):
-        advisor.rank(TaskProfile(heuristics=heuristics, n_examples=10, n_profiled=10))
+    missing = advisor.required_heuristics[0]
+    heuristics = {k: v for k, v in sst2_like_profile.heuristics.items() if k != missing}
+    with pytest.raises(ProfileFeatureError, match=missing):
+        advisor.rank(TaskProfile(heuristics=heuristics, n_examples=10, n_profiled=10,
+                                 task_type="classification", metric="binary_flex"))
 
 
 def test_a_profile_from_another_featurizer_version_is_refused(advisor: Advisor, sst2_like_profile: TaskProfile):
@@ -122,11 +151,8 @@ def test_a_missing_artifact_says_how_to_train_one(tmp_path: Path):
         Advisor.load(tmp_path)
 
 
-def test_a_base_model_without_runs_is_forecast_from_its_descriptors_and_flagged(advisor: Advisor, sst2_like_profile: TaskProfile):
-    extended = advisor.with_base_model("llama-3-8b", params_billion=8.0, instruction_tuned=False, release_date="2024-04-18")
-    rec = extended.rank(sst2_like_profile, base_models=["llama-3-8b", "mistral-7b"])
-    new = next(f for f in rec.forecasts if f.base_model == "llama-3-8b")
-    known = next(f for f in rec.forecasts if f.base_model == "mistral-7b")
-    assert new.low_confidence and not known.low_confidence
-    assert new.interval_high - new.interval_low >= known.interval_high - known.interval_low
-    assert "llama-3-8b" not in advisor.base_models          # the original advisor is unchanged
+def test_a_heuristic_outside_the_reference_tasks_range_is_named_in_a_warning(advisor: Advisor, sst2_like_profile: TaskProfile):
+    name = next(n for n in advisor.required_heuristics if n.startswith(("simple_learner", "output_tokens")))
+    heuristics = {**sst2_like_profile.heuristics, name: 1e7}
+    rec = advisor.rank(TaskProfile(**{**sst2_like_profile.__dict__, "heuristics": heuristics}))
+    assert any(name in w and "range" in w for w in rec.warnings)

@@ -20,22 +20,42 @@ def seeded_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def test_rank_prints_a_json_forecast_per_base_model_for_a_users_csv(capsys: pytest.CaptureFixture[str]):
+def test_rank_prints_one_json_object_with_the_metric_gpt4_verdict_and_a_ranking(capsys: pytest.CaptureFixture[str]):
     code = main(["rank", str(EXAMPLE_CSV), "--input-cols", "review", "--target-col", "label",
                  "--template", "Review: {review}\nPositive or negative?", "--json"])
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 10
-    for key in ("base_model", "predicted_score", "interval_low", "interval_high", "predicted_lift", "p_beat_gpt4", "rank"):
+    out = json.loads(capsys.readouterr().out)
+    assert out["metric"] and out["verdict"] in ("likely", "possible", "unlikely")
+    assert set(out["gpt4_forecast"]) == {"score", "low", "high"} and isinstance(out["warnings"], list)
+    rows = out["ranking"]
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    for key in ("base_model", "predicted_score", "interval_low", "interval_high", "predicted_base",
+                "predicted_lift", "p_beat_gpt4", "p_best", "rank", "low_confidence"):
         assert key in rows[0]
-    assert [r["rank"] for r in rows] == list(range(1, 11))
+    assert {"mistral-7b", "phi-2"} <= {r["base_model"] for r in rows}
+    assert "explanation" not in out
 
 
-def test_rank_prints_a_readable_table_with_the_best_pick(capsys: pytest.CaptureFixture[str]):
+def test_rank_json_with_explain_adds_the_explanation(capsys: pytest.CaptureFixture[str]):
+    assert main(["rank", str(EXAMPLE_CSV), "--input-cols", "review", "--target-col", "label",
+                 "--template", "Review: {review}", "--json", "--explain", "--sample", "50"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["explanation"]["similar_tasks"] and out["explanation"]["contributions"]
+
+
+def test_rank_prints_a_readable_table_with_the_metric_gpt4_and_the_verdict(capsys: pytest.CaptureFixture[str]):
     assert main(["rank", str(EXAMPLE_CSV), "--input-cols", "review", "--target-col", "label",
                  "--template", "Review: {review}", "--explain"]) == 0
     out = capsys.readouterr().out
-    assert "Best:" in out and "Most similar reference tasks:" in out
+    for text in ("metric:", "GPT-4 forecast:", "80% interval", "zero-shot", "P(best)", "Verdict: fine-tuning is",
+                 "validate:", "Most similar reference tasks"):
+        assert text in out
+
+
+def test_rank_refuses_sample_and_exact_together(capsys: pytest.CaptureFixture[str]):
+    code = main(["rank", str(EXAMPLE_CSV), "--input-cols", "review", "--target-col", "label", "--template", "{review}",
+                 "--sample", "10", "--exact"])
+    assert code == 2 and "--sample" in capsys.readouterr().err
 
 
 def test_rank_refuses_an_unknown_base_model_in_one_line(capsys: pytest.CaptureFixture[str]):
@@ -52,8 +72,8 @@ def test_rank_refuses_a_malformed_base_score(capsys: pytest.CaptureFixture[str])
     assert code == 2 and "MODEL=SCORE" in capsys.readouterr().err
 
 
-def test_evaluate_reproduces_the_baseline_figures_of_the_study_table(seeded_db: str, capsys: pytest.CaptureFixture[str]):
-    assert main(["evaluate", "--json", "--candidates", "per-model-mean"]) == 0
+def test_evaluate_reproduces_the_baseline_of_the_study_table_and_measures_the_chosen_recipe(seeded_db: str, capsys: pytest.CaptureFixture[str]):
+    assert main(["evaluate", "--json", "--tasks", "glue_sst2,arc_combined,viggo"]) == 0
     result = json.loads(capsys.readouterr().out)
     everything = result["baseline_all_tasks"]
     assert everything["n_tasks"] == 31
@@ -61,33 +81,42 @@ def test_evaluate_reproduces_the_baseline_figures_of_the_study_table(seeded_db: 
     assert everything["spearman"] == pytest.approx(0.518, abs=5e-4)
     assert everything["top1_hit_rate"] == pytest.approx(10 / 31)
     assert everything["mean_regret"] == pytest.approx(0.0144, abs=5e-5)
-    assert result["n_tasks"] == 24 and "mmlu" in result["excluded_tasks"]
-    assert set(result["candidates"]) == {"per-model-mean", "per-model-mean+base"}
-    with_base = result["candidates"]["per-model-mean+base"]
-    assert with_base["base_mae"] == 0.0   # measured base scores are used as given
-    assert 0.0 < result["candidates"]["per-model-mean"]["base_mae"] < 0.5
-    assert with_base["lift_mae"] > 0.0
+    assert result["tasks"] == ["glue_sst2", "arc_combined", "viggo"] and "mmlu" in result["excluded_tasks"]
+    metrics = result["metrics"]
+    baseline, chosen = metrics["baseline (per-model mean)"], metrics["chosen recipe (plain)"]
+    assert chosen["mae"] < baseline["mae"] and chosen["incoherent_beat_gpt4"] == 0
+    assert metrics["chosen recipe + base scores (plain)"]["base_mae"] == 0.0   # measured base scores used as given
+    assert "selection rule (nested)" not in metrics                          # only with --nested
+    assert result["recipe"].startswith("level ")
 
 
-def test_the_shipped_predictor_beats_the_baseline_on_mae_and_regret():
-    card = Advisor.load().model_card["evaluation"]
-    shipped, baseline = card["candidates"][card["shipped"]], card["candidates"]["per-model-mean"]
-    assert shipped["mae"] < baseline["mae"]
-    assert shipped["mean_regret"] <= baseline["mean_regret"]
-    assert 0.6 <= shipped["interval_coverage"] <= 0.95
+def test_evaluate_refuses_an_unknown_task_by_name(seeded_db: str, capsys: pytest.CaptureFixture[str]):
+    assert main(["evaluate", "--tasks", "not_a_task"]) == 2
+    assert "not_a_task" in capsys.readouterr().err
+
+
+def test_the_shipped_predictor_reports_nested_figures_that_beat_the_baseline():
+    card = Advisor.load().model_card
+    metrics = card["evaluation"]["metrics"]
+    assert card["evaluation_kind"] == "nested"
+    nested, baseline = metrics["selection rule (nested)"], metrics["baseline (per-model mean)"]
+    assert nested["mae"] < baseline["mae"] and nested["spearman"] > baseline["spearman"]
+    assert nested["mean_regret"] < baseline["mean_regret"]
+    assert 0.7 <= nested["interval_coverage"] <= 0.9 and nested["incoherent_beat_gpt4"] == 0
+    assert nested["winkler"] < nested["winkler_constant"] and nested["width_ratio"] >= 1.5
 
 
 def test_train_writes_a_loadable_artifact_with_its_model_card(seeded_db: str, tmp_path: Path):
     out = tmp_path / "artifact"
-    assert main(["train", "--out", str(out), "--candidates", "ridge-select"]) == 0
+    assert main(["train", "--out", str(out), "--evaluation", "none"]) == 0
     card = json.loads((out / "model_card.json").read_text())
-    assert card["evaluation"]["shipped"] in {"ridge-select", "per-model-mean"}
-    assert set(card["leave_one_model_out_mae"]) == set(card["base_models"])
+    assert card["recipe"].startswith("level ") and card["evaluation"] is None
     assert (out / "MODEL_CARD.md").read_text().startswith("# Model card")
     profile = Advisor.load().reference_profiles().loc["glue_sst2"].dropna().to_dict()
     from featurizers.profile_types import TaskProfile
 
-    rec = Advisor.load(out).rank(TaskProfile(heuristics=profile, n_examples=int(profile["n_examples"]), n_profiled=10))
+    rec = Advisor.load(out).rank(TaskProfile(heuristics=profile, n_examples=int(profile["n_examples"]), n_profiled=10,
+                                             task_type="classification", metric="binary_flex"))
     assert rec.predictor_version == card["predictor_version"]
 
 

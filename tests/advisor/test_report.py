@@ -8,7 +8,9 @@ import math
 import pandas as pd
 import pytest
 
-from advisor.recommendation import Explanation, FeatureContribution, ModelForecast, Recommendation, SimilarTask
+from advisor.recommendation import (
+    Explanation, FeatureContribution, Gpt4Forecast, ModelForecast, Recommendation, SimilarTask,
+)
 from advisor.report import summarize, to_csv, to_json, to_markdown, write_report
 from featurizers.profile_types import TaskProfile
 
@@ -16,18 +18,21 @@ from featurizers.profile_types import TaskProfile
 def forecast(model: str, score: float, low: float, high: float, base: float, rank: int, **kw) -> ModelForecast:
     return ModelForecast(base_model=model, predicted_score=score, interval_low=low, interval_high=high,
                          predicted_base_score=base, predicted_lift=score - base, p_beat_gpt4=kw.pop("p", 0.6),
-                         rank=rank, **kw)
+                         p_best=kw.pop("p_best", 0.5), rank=rank, runs=kw.pop("runs", 24), **kw)
 
 
-def recommendation(*forecasts: ModelForecast, regret: float = 0.012) -> Recommendation:
+def recommendation(*forecasts: ModelForecast, regret: float = 0.012, verdict: str = "likely",
+                   confidence: str = "fairly sure", warnings: tuple[str, ...] = ()) -> Recommendation:
     explanation = Explanation(
         contributions=[FeatureContribution("output_tokens_mean", 1.0, 0.041),
                        FeatureContribution("io_rougeL_mean", 0.05, -0.012)],
         similar_tasks=[SimilarTask("glue_sst2", 0.4, "mistral-7b", 0.95, 0.31, 0.94)],
         method="coefficients",
     )
-    return Recommendation(forecasts=list(forecasts), explanation=explanation, gpt4_reference=0.70,
-                          expected_regret=regret, predictor_version="p1", featurizer_version="1.0")
+    return Recommendation(forecasts=list(forecasts), explanation=explanation, gpt4=Gpt4Forecast(0.70, 0.6, 0.8),
+                          verdict=verdict, confidence=confidence, verdict_probability=0.9, expected_regret=regret,
+                          models_to_validate=[f.base_model for f in forecasts[:2]], task="reviews", metric="binary_flex",
+                          warnings=list(warnings), predictor_version="p1", featurizer_version="1.0")
 
 
 PROFILE = TaskProfile(heuristics={"n_examples": 600.0, "output_tokens_mean": 1.0, "io_rougeL_mean": math.nan},
@@ -35,35 +40,34 @@ PROFILE = TaskProfile(heuristics={"n_examples": 600.0, "output_tokens_mean": 1.0
                       task_type="classification", metric="binary_flex")
 
 
-def test_a_large_lift_whose_interval_clears_the_base_score_is_called_likely_to_pay_off():
+def test_the_summary_states_the_recommendations_verdict_pick_lift_gpt4_and_who_to_validate():
     rec = recommendation(forecast("mistral-7b", 0.90, 0.82, 0.95, 0.40, 1), forecast("phi-2", 0.80, 0.7, 0.9, 0.3, 2))
     s = summarize(rec)
-    assert s.verdict == "likely"
-    assert s.confidence == "fairly sure"  # interval 0.13 wide
+    assert (s.verdict, s.confidence) == ("likely", "fairly sure")
     assert "mistral-7b" in s.headline
     assert any("+0.500" in line for line in s.details)
-    assert any("60%" in line and "GPT-4" in line for line in s.details)
-    assert any("phi-2" in line and "regret" in line for line in s.details)
+    assert any("60%" in line and "GPT-4" in line and "0.700" in line for line in s.details)
+    assert any("validate mistral-7b, phi-2" in line and "regret" in line for line in s.details)
 
 
-def test_a_tiny_lift_is_called_unlikely_and_a_wide_interval_lowers_confidence():
-    s = summarize(recommendation(forecast("phi-2", 0.52, 0.2, 0.9, 0.50, 1)))
-    assert s.verdict == "unlikely"
-    assert s.confidence == "not very sure"
+def test_an_unlikely_verdict_gets_its_own_headline():
+    s = summarize(recommendation(forecast("phi-2", 0.52, 0.2, 0.9, 0.50, 1), verdict="unlikely",
+                                 confidence="not very sure"))
+    assert s.verdict == "unlikely" and "unlikely" in s.headline and s.confidence == "not very sure"
 
 
-def test_a_middling_lift_is_possible_and_a_descriptor_only_model_is_flagged():
-    s = summarize(recommendation(forecast("new-model", 0.60, 0.45, 0.7, 0.52, 1, low_confidence=True)))
-    assert s.verdict == "possible"
-    assert s.confidence == "not very sure"
-    assert "descriptors only" in s.details[-1]
+def test_a_pick_without_runs_is_said_to_be_forecast_from_a_prior_and_warnings_are_passed_on():
+    rec = recommendation(forecast("new-model", 0.60, 0.45, 0.7, 0.52, 1, low_confidence=True, runs=0),
+                         verdict="possible", confidence="not very sure", warnings=("92% of the rows are duplicates",))
+    s = summarize(rec)
+    assert any("no fine-tuning runs" in line and "prior" in line for line in s.details)
+    assert s.details[-1] == "Note: 92% of the rows are duplicates"
 
 
-def test_a_measured_base_score_replaces_the_forecast_one_in_the_lift():
-    f = forecast("mistral-7b", 0.80, 0.72, 0.86, 0.30, 1, measured_base_score=0.75)
-    s = summarize(recommendation(f))
+def test_a_measured_base_score_is_called_measured_in_the_lift():
+    f = forecast("mistral-7b", 0.80, 0.72, 0.86, 0.75, 1, measured_base_score=0.75)
+    s = summarize(recommendation(f, verdict="possible"))
     assert any("measured 0.750" in line and "+0.050" in line for line in s.details)
-    assert s.verdict == "possible"
 
 
 def test_json_report_holds_summary_forecasts_explanation_and_a_standard_json_profile():
@@ -90,7 +94,7 @@ def test_markdown_report_has_the_recommendation_ranking_explanation_and_heuristi
     rec = recommendation(forecast("a", 0.9, 0.8, 0.95, 0.4, 1), forecast("b", 0.7, 0.6, 0.8, 0.4, 2))
     md = to_markdown(rec, PROFILE, task_name="reviews")
     assert md.startswith("# Fine-tuning forecast: reviews")
-    assert "| 1 | a | 0.900 | 0.800 – 0.950 |" in md
+    assert "| 1 | a | 0.900 | 0.800 – 0.950 | 0.400 |" in md
     assert "## Why (coefficients)" in md and "| output_tokens_mean | 1.000 | +0.041 |" in md
     assert "## Most similar reference tasks" in md and "glue_sst2" in md
     assert "Detected task type: classification." in md
