@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from advisor.artifact import PredictorBundle, load_bundle
+from advisor.artifact import BUNDLE_FILE, PredictorBundle, load_bundle
 from advisor.features import FeatureSpec, categorical_prefix, heuristics_frame
 from advisor.forecaster import BASE_MEAN_FEATURE, JointForecast, JointForecaster
 from advisor.recommendation import (
@@ -31,13 +31,29 @@ class UnknownBaseModelError(ValueError):
     """A base model name the advisor has neither runs nor descriptors for."""
 
 
-def default_artifact_dir() -> Path:
-    """``ADVISOR_MODEL_DIR`` when set, else the artifact shipped inside the installed package (``models/``)."""
-    if os.environ.get("ADVISOR_MODEL_DIR"):
-        return Path(os.environ["ADVISOR_MODEL_DIR"])
+def shipped_artifact_dir() -> Path:
+    """The artifact shipped inside the installed package (``models/``)."""
     import models
 
     return Path(models.__file__).resolve().parent
+
+
+def local_artifact_dir() -> Path:
+    """Where a forecaster refit on this machine's runs goes (``advisor onboard``): ``<data dir>/predictor``."""
+    from training_runs.qlora.paths import data_dir
+
+    return data_dir() / "predictor"
+
+
+def default_artifact_dir() -> Path:
+    """``ADVISOR_MODEL_DIR`` when set, else a forecaster refit on this machine's runs (:func:`local_artifact_dir`)
+    when there is one, else the shipped artifact (:func:`shipped_artifact_dir`)."""
+    if os.environ.get("ADVISOR_MODEL_DIR"):
+        return Path(os.environ["ADVISOR_MODEL_DIR"])
+    local = local_artifact_dir()
+    if (local / BUNDLE_FILE).is_file():
+        return local
+    return shipped_artifact_dir()
 
 
 def registry_descriptors() -> pd.DataFrame:

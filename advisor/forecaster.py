@@ -457,9 +457,10 @@ class JointForecaster:
         if outside:
             values = ", ".join(f"{n} = {heuristics[n]:.4g}" for n in outside if n in heuristics.index)
             out.append(f"outside the reference tasks' range (forecast as at the nearest edge): {values}")
-        for model, names in clamped.items():
-            out.append(f"{model}: descriptors outside the study's models' range ({', '.join(names)}); its prior "
-                       "uses the nearest study value instead of extrapolating a trend")
+        if clamped:
+            listed = "; ".join(f"{model} ({', '.join(names)})" for model, names in clamped.items())
+            out.append(f"descriptors outside the study's models' range (2023-24 releases of their sizes), so the prior "
+                       f"uses the nearest study value instead of extrapolating a trend: {listed}")
         without = [m for m in low_conf if runs[m] == 0]
         if without:
             out.append(f"{len(without)} model(s) have no runs and are forecast from the study's models as a prior "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from advisor.selection import choose_recipe
 from advisor.spread import SpreadModel
 from advisor.task_level import LevelModel, task_levels
 from advisor.training_data import TrainingTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from advisor.forecaster import JointForecaster
 
 #: How many revealed runs the curve measures.
 CURVE_KS: tuple[int, ...] = (0, 1, 2, 3, 5, 8)
@@ -52,23 +56,85 @@ def choose_onboarding_tasks(model: SpreadModel, candidates: pd.DataFrame, k: int
     """
     phi = model._design(candidates)
     targets_phi = phi if targets is None else model._design(targets)
-    precision = np.diag(1.0 / model.prior_variance_)
     names = list(candidates.index)
     cost = cost.reindex(names).fillna(np.inf) if cost is not None else pd.Series(0.0, index=names)
-    chosen: list[str] = []
+    chosen = _greedy_design(targets_phi, phi, names, np.diag(1.0 / model.prior_variance_), model.noise_variance_, k, cost)
+    return [name for name, _ in chosen]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One reference task to fine-tune a new model on, in the order the task-choice rule gives.
+
+    ``spread_sd_after`` is the model's posterior standard deviation of its deviation from the task level,
+    averaged over the reference tasks, once this run and the ones before it are in (``spread_sd_before``: with
+    the runs it already has).
+    """
+
+    task: str
+    kind: str | None
+    metric: str | None
+    n_examples: int | None
+    spread_sd_before: float
+    spread_sd_after: float
+
+
+def plan_onboarding(forecaster: "JointForecaster", model: str, k: int = 5,
+                    descriptors: pd.DataFrame | None = None, exclude: Sequence[str] = ()) -> list[PlannedRun]:
+    """The ``k`` reference tasks whose runs would shrink ``model``'s forecast uncertainty most, best first.
+
+    Tasks in ``exclude`` (e.g. without data at hand, or already run) are not proposed.
+
+    Example:
+        >>> [run.task for run in plan_onboarding(advisor_forecaster, "qwen2.5-7b", 3)]   # doctest: +SKIP
+        ['boolq', 'viggo', 'arc_combined']
+    """
+    spread = forecaster.core_.spread_
+    heuristics = forecaster.train_heuristics_
+    features = FeatureSpec(spread.recipe.features).matrix(heuristics) if spread.recipe.features else pd.DataFrame(index=heuristics.index)
+    known = forecaster.descriptors_ if descriptors is None else pd.concat(
+        [forecaster.descriptors_, descriptors[~descriptors.index.isin(forecaster.descriptors_.index)]])
+    if not spread.knows(model, known):
+        raise ValueError(f"base model {model!r} has no runs and no descriptors; add it to the registry first")
+    if model in spread.reference_:
+        return []
+    theta, cov, _ = spread.posterior(model, known)
+    phi_all = spread._design(features)
+    precision = np.linalg.inv(cov)
+    average_sd = lambda c: float(np.sqrt(np.einsum("ij,jk,ik->i", phi_all, c, phi_all)).mean())  # noqa: E731
+    candidates = features.drop(index=[t for t in exclude if t in features.index])
+    counts = heuristics.get("n_examples", pd.Series(np.nan, index=heuristics.index))
+    chosen = _greedy_design(phi_all, spread._design(candidates), list(candidates.index), precision,
+                            spread.noise_variance_, k, counts.reindex(candidates.index).fillna(np.inf))
+    out, before = [], average_sd(cov)
+    for name, after_precision in chosen:
+        after = average_sd(np.linalg.inv(after_precision))
+        out.append(PlannedRun(
+            task=name, kind=heuristics.loc[name].get("task_type"), metric=heuristics.loc[name].get("metric"),
+            n_examples=None if pd.isna(counts.get(name)) else int(counts[name]),
+            spread_sd_before=before, spread_sd_after=after,
+        ))
+        before = after
+    return out
+
+
+def _greedy_design(targets_phi: np.ndarray, candidates_phi: np.ndarray, names: list[str], precision: np.ndarray,
+                   noise_variance: float, k: int, cost: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """Greedy A-optimal design: add, one at a time, the candidate that most lowers the mean posterior variance
+    over ``targets_phi``; ties go to the cheaper candidate, then to the name. Returns (name, precision after)."""
+    chosen: list[tuple[str, np.ndarray]] = []
     for _ in range(min(k, len(names))):
         best = None
         for i, name in enumerate(names):
-            if name in chosen:
+            if any(name == c for c, _ in chosen):
                 continue
-            trial = precision + np.outer(phi[i], phi[i]) / model.noise_variance_
-            cov = np.linalg.inv(trial)
-            variance = float(np.einsum("ij,jk,ik->i", targets_phi, cov, targets_phi).mean())
+            trial = precision + np.outer(candidates_phi[i], candidates_phi[i]) / noise_variance
+            variance = float(np.einsum("ij,jk,ik->i", targets_phi, np.linalg.inv(trial), targets_phi).mean())
             key = (round(variance, 12), float(cost[name]), name)
             if best is None or key < best[0]:
-                best = (key, i, trial)
-        _, i, precision = best
-        chosen.append(names[i])
+                best = (key, name, trial)
+        chosen.append((best[1], best[2]))
+        precision = best[2]
     return chosen
 
 

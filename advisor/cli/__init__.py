@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "evaluate-adapters": "advisor.cli.serve_commands",
     "models": "advisor.cli.model_commands",
     "extrapolate": "advisor.cli.extrapolate_commands",
+    "onboard": "advisor.cli.onboard_commands",
 }
 
 

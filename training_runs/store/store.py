@@ -532,6 +532,22 @@ class Store:
             raise DuplicateRunError(already) from exc
         return record
 
+    def add_base_model(self, info: BaseModelInfo) -> bool:
+        """Record a base model's descriptors (insert, or update the row of that name); True when something changed.
+
+        Runs name their base model; a model outside the registry gets a row with its name only, which the
+        forecaster cannot place. This gives it the size, instruction tuning and release date it needs.
+
+        Example:
+            >>> store.add_base_model(BaseModelInfo("my-model", params_billion=1.5, instruction_tuned=True,  # doctest: +SKIP
+            ...                                    release_date=dt.date(2025, 3, 1)))
+        """
+        _require_name(info.name, "base model name")
+        report = SeedReport()
+        with self._unit_of_work("record a base model", write=True) as session:
+            _upsert_by_name(session, BaseModelRecord, {info.name: _base_model_values(info)}, report, "base_models")
+        return bool(report.added["base_models"] or report.updated["base_models"])
+
     def _get_or_create_base_model(self, session: Session, name: str) -> BaseModelRecord:
         record = session.scalar(select(BaseModelRecord).where(BaseModelRecord.name == name))
         if record is not None:
