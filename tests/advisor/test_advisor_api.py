@@ -22,7 +22,8 @@ def advisor() -> Advisor:
 def sst2_like_profile(advisor: Advisor) -> TaskProfile:
     # A reference task's own heuristics, as a user profiling a similar dataset would get them.
     heuristics = advisor.reference_profiles().loc["glue_sst2"].dropna().to_dict()
-    return TaskProfile(heuristics=heuristics, n_examples=int(heuristics["n_examples"]), n_profiled=100)
+    return TaskProfile(heuristics=heuristics, n_examples=int(heuristics["n_examples"]), n_profiled=100,
+                       task_type="classification")
 
 
 def test_the_shipped_artifact_loads_with_its_model_card(advisor: Advisor):
@@ -90,8 +91,8 @@ def test_a_base_score_outside_zero_one_is_refused(advisor: Advisor, sst2_like_pr
 
 def test_a_profile_missing_features_is_refused_by_name(advisor: Advisor, sst2_like_profile: TaskProfile):
     heuristics = dict(sst2_like_profile.heuristics)
-    del heuristics["example_tokens_p95"]
-    with pytest.raises(ProfileFeatureError, match="example_tokens_p95"):
+    del heuristics["content_example_tokens_p95"]
+    with pytest.raises(ProfileFeatureError, match="content_example_tokens_p95"):
         advisor.rank(TaskProfile(heuristics=heuristics, n_examples=10, n_profiled=10))
 
 
