@@ -331,7 +331,7 @@ def level_contributions(forecaster: JointForecaster, heuristics: pd.DataFrame,
     level = forecaster.core_.level_
     features = list(forecaster.recipe.level.features)
     X = forecaster._matrices(heuristics)["level"]
-    if forecaster.recipe.uses_base_scores and base_scores is not None:
+    if forecaster.recipe.level.reads_base_scores and base_scores is not None:
         features.append(BASE_MEAN_FEATURE)
         X = X.assign(**{BASE_MEAN_FEATURE: forecaster.core_.base_mean(
             base_scores.to_numpy(dtype=float), list(base_scores.columns))})

@@ -40,7 +40,7 @@ import pandas as pd
 
 from advisor.catalog_spec import CatalogEntry, parse_entries, read_catalog
 from advisor.catalog_workers import CallFailure, WorkerPool, default_context
-from advisor.report import KEY_HEURISTICS, atomic_write_bytes, summarize
+from advisor.report import KEY_HEURISTICS, atomic_write_bytes
 from featurizers.profile_types import TaskProfile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,9 +52,10 @@ RAY_INSTALL_HINT = "the ray engine needs Ray, which is not installed: pip instal
 
 #: Columns of the output table, in order (key heuristics follow ``key_heuristics``).
 ROW_COLUMNS = (
-    "name", "status", "dataset", "best_model", "predicted_score", "interval_low", "interval_high",
-    "predicted_base_score", "predicted_lift", "p_beat_gpt4", "expected_regret", "verdict", "confidence",
-    "runner_up", "task_type", "n_examples", "n_profiled",
+    "name", "status", "dataset", "metric", "best_model", "predicted_score", "interval_low", "interval_high",
+    "predicted_base_score", "predicted_lift", "p_beat_gpt4", "p_best", "gpt4_forecast", "expected_regret",
+    "verdict", "confidence", "models_to_validate", "runner_up", "task_type", "n_examples", "unique_examples",
+    "n_profiled", "warnings",
 )
 TAIL_COLUMNS = ("reused", "seconds", "fingerprint", "featurizer_version", "predictor_version", "error")
 
@@ -153,16 +154,18 @@ def _finite(v: Any) -> Any:
 
 def _result_row(entry: CatalogEntry, profile: Any, rec: Any, key_heuristics: Sequence[str]) -> dict[str, Any]:
     best = rec.best
-    summary = summarize(rec)
     row: dict[str, Any] = {
-        "name": entry.name, "status": "ok", "dataset": entry.describe(),
+        "name": entry.name, "status": "ok", "dataset": entry.describe(), "metric": rec.metric,
         "best_model": best.base_model, "predicted_score": best.predicted_score,
         "interval_low": best.interval_low, "interval_high": best.interval_high,
         "predicted_base_score": best.predicted_base_score, "predicted_lift": best.predicted_lift,
-        "p_beat_gpt4": best.p_beat_gpt4, "expected_regret": rec.expected_regret,
-        "verdict": summary.verdict, "confidence": summary.confidence,
+        "p_beat_gpt4": best.p_beat_gpt4, "p_best": best.p_best, "gpt4_forecast": rec.gpt4.score,
+        "expected_regret": rec.expected_regret, "verdict": rec.verdict, "confidence": rec.confidence,
+        "models_to_validate": ",".join(rec.models_to_validate),
         "runner_up": rec.forecasts[1].base_model if len(rec.forecasts) > 1 else None,
-        "task_type": profile.task_type, "n_examples": profile.n_examples, "n_profiled": profile.n_profiled,
+        "task_type": profile.task_type, "n_examples": profile.n_examples,
+        "unique_examples": getattr(profile, "n_unique", None), "n_profiled": profile.n_profiled,
+        "warnings": " | ".join(rec.warnings),
     }
     for name in key_heuristics:
         row[name] = _finite(profile.heuristics.get(name))

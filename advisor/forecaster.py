@@ -5,7 +5,9 @@ A :class:`Recipe` names three small models:
 * the **level**: the task's mean fine-tuned score over the reference base models (:mod:`advisor.task_level`);
 * the **spread**: each base model's deviation from that level (:mod:`advisor.spread`), which also places
   models with a few runs or none (descriptor prior, flagged low confidence);
-* the **margin**: the task's mean fine-tuned score minus GPT-4's, so GPT-4's forecast is ``level - margin``.
+* the **margin**: the task's mean fine-tuned score minus GPT-4's, so GPT-4's forecast is ``level - margin``;
+* the **zero-shot level**: the task's mean zero-shot score (each model's zero-shot forecast, for the lift, adds
+  its usual offset).
 
 :class:`JointForecaster` fits them and, by refitting with each training task held out, collects the joint
 out-of-fold errors that become the forecast's uncertainty (:mod:`advisor.uncertainty`). ``predict`` returns
@@ -21,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +64,7 @@ class Recipe:
     spread: SpreadRecipe
     margin: LevelRecipe
     uses_base_scores: bool = False
+    zero_shot: LevelRecipe = LevelRecipe("mean")
 
     @property
     def name(self) -> str:
@@ -71,10 +74,16 @@ class Recipe:
     @property
     def features(self) -> tuple[str, ...]:
         """Every profile heuristic (or categorical indicator) any component reads."""
-        return tuple(dict.fromkeys(self.level.features + self.spread.features + self.margin.features))
+        return tuple(dict.fromkeys(self.level.features + self.spread.features + self.margin.features
+                                   + self.zero_shot.features))
 
     def with_base_scores(self, uses: bool = True) -> "Recipe":
-        return Recipe(self.level, self.spread, self.margin, uses)
+        """This recipe given measured zero-shot scores (its level reading their mean), or not."""
+        return replace(self, uses_base_scores=uses, level=replace(self.level, reads_base_scores=uses))
+
+    def __post_init__(self) -> None:
+        if self.level.reads_base_scores and not self.uses_base_scores:
+            raise ValueError("a level that reads measured zero-shot scores needs a recipe given them (uses_base_scores)")
 
 
 def reference_models(scores: pd.DataFrame, share: float = REFERENCE_SHARE) -> list[str]:
@@ -182,6 +191,7 @@ class _Data:
     level: np.ndarray     # tasks x level features
     spread: np.ndarray    # tasks x spread features
     margin: np.ndarray    # tasks x margin features
+    zero_shot: np.ndarray  # tasks x zero-shot level features
     shape: np.ndarray     # tasks x (level + spread features), standardized: for distances between tasks
     families: np.ndarray  # tasks x metric-family indicators
 
@@ -205,6 +215,7 @@ class _Core:
         if self.recipe.uses_base_scores:
             ref_base = np.nanmean(d.base[:, self.ref_index], axis=1, keepdims=True)
             self.base_typical_ = dict(zip(self.models, np.nan_to_num(np.nanmean(d.base - ref_base, axis=0))))
+        if self.recipe.level.reads_base_scores:
             level_inputs = np.column_stack([d.level, self.base_mean(d.base, self.models)])
         self.level_ = LevelModel(self.recipe.level, self.seed).fit(level_inputs, levels)
         deviations = d.scores - levels[:, None]
@@ -246,7 +257,8 @@ class _Core:
             mean = self.base_mean(base, models)
             if np.isnan(mean).any():
                 raise ValueError("this forecaster needs a measured zero-shot score of at least one base model per task")
-            level_inputs = np.column_stack([d.level, mean])
+            if self.recipe.level.reads_base_scores:
+                level_inputs = np.column_stack([d.level, mean])
         level = self.level_.predict(level_inputs)
         deviation, variance, clamped = self.spread_.predict_arrays(d.spread, models, descriptors)
         if self.recipe.uses_base_scores:
@@ -274,7 +286,8 @@ class JointForecaster:
         r = self.recipe
         shape = tuple(dict.fromkeys(r.level.features + r.spread.features))
         return {"level": FeatureSpec(r.level.features), "spread": FeatureSpec(r.spread.features),
-                "margin": FeatureSpec(r.margin.features), "shape": FeatureSpec(shape)}
+                "margin": FeatureSpec(r.margin.features), "zero_shot": FeatureSpec(r.zero_shot.features),
+                "shape": FeatureSpec(shape)}
 
     def _matrices(self, heuristics: pd.DataFrame, *, fitting: bool = False) -> dict[str, pd.DataFrame]:
         """Feature frames of the components (numeric features clipped to the training range when forecasting)."""
@@ -301,7 +314,7 @@ class JointForecaster:
             scores = base = np.full((n, 0), np.nan)
             gpt4 = np.full(n, np.nan)
         return _Data(scores, base, gpt4, *(frames[k].to_numpy(dtype=float) for k in
-                                           ("level", "spread", "margin", "shape", "families")))
+                                           ("level", "spread", "margin", "zero_shot", "shape", "families")))
 
     def out_of_range(self, heuristics: pd.Series) -> list[str]:
         """Names of the numeric heuristics of one task outside the training tasks' range."""
@@ -329,7 +342,7 @@ class JointForecaster:
         self.train_heuristics_ = table.heuristics
         d = self._data(table.heuristics, fitting=True, table=table)
         self.core_ = _Core(self.recipe, self.seed, self.models_, self.reference_).fit(d, table.descriptors)
-        self.base_model_ = _BaseScores(self.recipe.level, self.seed, self.models_, self.reference_).fit(d, table.descriptors)
+        self.base_model_ = _BaseScores(self.recipe.zero_shot, self.seed, self.models_, self.reference_).fit(d, table.descriptors)
         self._calibrate(d, table.tasks, table.descriptors)
         return self
 
@@ -475,7 +488,7 @@ class _BaseScores:
     """Zero-shot base score forecasts (for the lift): a level regressor plus per-model offsets with a prior."""
 
     def __init__(self, level: LevelRecipe, seed: int, models: list[str], reference: list[str]) -> None:
-        self.level = LevelRecipe("ridge", level.features) if level.regressor != "mean" else level
+        self.level = level
         self.seed = seed
         self.models = models
         self.reference = reference
@@ -483,11 +496,11 @@ class _BaseScores:
     def fit(self, d: _Data, descriptors: pd.DataFrame) -> "_BaseScores":
         complete = [m for m in self.reference if not np.isnan(d.base[:, self.models.index(m)]).any()] or self.reference
         levels = task_level_values(d.base[:, [self.models.index(m) for m in complete]])
-        self.level_ = LevelModel(self.level, self.seed).fit(d.level, levels)
+        self.level_ = LevelModel(self.level, self.seed).fit(d.zero_shot, levels)
         self.spread_ = SpreadModel(SpreadRecipe((), 0.0)).fit_arrays(
             d.base - levels[:, None], np.zeros((len(levels), 0)), self.models, descriptors, complete)
         return self
 
     def predict(self, d: _Data, models: list[str], descriptors: pd.DataFrame) -> np.ndarray:
         deviation, _, _ = self.spread_.predict_arrays(np.zeros((len(d.level), 0)), models, descriptors)
-        return deviation + self.level_.predict(d.level)[:, None]
+        return deviation + self.level_.predict(d.zero_shot)[:, None]

@@ -4,9 +4,16 @@ Each component is chosen for the question it answers, from a small grid of candi
 heuristics the training profiles define:
 
 * the **level** by the error of the task-level forecast (MAE of each held-out task's mean score);
-* the **spread** by how well it picks (mean regret of the held-out tasks' picks; ties broken by the rank
-  correlation across models): the spread decides which model comes first, the level only where;
-* the **margin** over GPT-4 by its error (MAE), which drives P(beat GPT-4).
+* the **spread** by how well it ranks the models (one minus the rank correlation between forecast and actual
+  scores across base models, per held-out task): the spread decides which model comes first, the level only
+  where. The rank correlation is smooth where the regret of the pick is lumpy (mostly zeros and a few large
+  misses), so choices made on it are stable;
+* the **margin** over GPT-4 by its error (MAE), which drives P(beat GPT-4);
+* the **zero-shot level** (for the lift) by its error (MAE of each held-out task's mean zero-shot score).
+
+With two dozen tasks the candidates' scores are noisy, and the best of a dozen noisy scores is often luck. So
+each component takes the *simplest* candidate whose score is within one standard error of the best one (the
+"one-standard-error rule"); candidates are listed from simple to complex.
 
 :func:`choose_recipe` sees only the table it is given. Used inside the folds of an outer
 leave-one-task-out (:func:`nested_leave_one_task_out`), the outer figures measure the whole procedure,
@@ -19,7 +26,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -90,10 +97,13 @@ def feature_groups(table: TrainingTable, study: Sequence[str] | None = None) -> 
 
 
 def level_candidates(g: FeatureGroups) -> list[LevelRecipe]:
-    """Task-level recipes: the average, ridges on few to many features, nearest tasks, boosted trees."""
+    """Task-level recipes, simplest first: the average, ridges on few to many features, nearest tasks, boosted
+    trees."""
     small = g.learner + g.families
     out = [LevelRecipe("mean")]
     for regressor, features in (
+        # The simple-learner score alone, linearly and as nearest tasks (its relation to the level is not linear).
+        ("ridge", g.learner), ("knn", g.learner),
         ("ridge", small), ("ridge", small + g.kinds), ("ridge", g.study + small + g.kinds),
         ("knn", small), ("lightgbm", g.study + g.learner + g.extra + g.kinds + g.families),
     ):
@@ -103,11 +113,12 @@ def level_candidates(g: FeatureGroups) -> list[LevelRecipe]:
 
 
 def spread_candidates(g: FeatureGroups) -> list[SpreadRecipe]:
-    """Spread recipes: each model's usual offset only, or offsets by metric family (and task type)."""
+    """Spread recipes, simplest first: each model's usual offset only, or offsets by metric family (and task
+    type), the more strongly shrunk first."""
     out = [SpreadRecipe((), SPREAD_PENALTIES[0])]
     for features in (g.families, g.families + g.kinds):
         if features:
-            out += [SpreadRecipe(features, penalty) for penalty in SPREAD_PENALTIES]
+            out += [SpreadRecipe(features, penalty) for penalty in sorted(SPREAD_PENALTIES, reverse=True)]
     return list(dict.fromkeys(out))
 
 
@@ -118,90 +129,105 @@ def margin_candidates(g: FeatureGroups) -> list[LevelRecipe]:
 
 @dataclass(frozen=True)
 class SelectionReport:
-    """The chosen recipe and every candidate's inner leave-one-task-out score (lower is better)."""
+    """The chosen recipe and every candidate's mean inner leave-one-task-out score (lower is better)."""
 
     recipe: Recipe
     level_scores: dict[str, float] = field(default_factory=dict)
-    spread_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    spread_scores: dict[str, float] = field(default_factory=dict)
     margin_scores: dict[str, float] = field(default_factory=dict)
+    zero_shot_scores: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
-            "recipe": self.recipe.name,
-            "level_mae": self.level_scores,
-            "spread_regret_and_spearman": {k: {"mean_regret": v[0], "spearman": -v[1]} for k, v in self.spread_scores.items()},
-            "margin_mae": self.margin_scores,
-        }
+        return {"recipe": self.recipe.name, "zero_shot_recipe": self.recipe.zero_shot.name,
+                "level_mae": self.level_scores, "spread_one_minus_spearman": self.spread_scores,
+                "margin_mae": self.margin_scores, "zero_shot_mae": self.zero_shot_scores}
 
 
 def _matrix(table: TrainingTable, features: tuple[str, ...]) -> pd.DataFrame:
     return FeatureSpec(features).matrix(table.heuristics)
 
 
-def _loo_level(recipe: LevelRecipe, X: pd.DataFrame, y: pd.Series, seed: int) -> float:
-    known = y.notna()
-    X, y = X[known], y[known]
-    errors = []
-    for i, task in enumerate(y.index):
-        keep = y.index != task
-        model = LevelModel(recipe, seed).fit(X[keep], y[keep])
-        errors.append(abs(model.predict(X.iloc[[i]])[0] - y.iloc[i]))
-    return float(np.mean(errors))
+def _loo_level(recipe: LevelRecipe, X: pd.DataFrame, y: pd.Series, seed: int) -> np.ndarray:
+    """Absolute error of each held-out task's forecast (leave-one-task-out)."""
+    known = y.notna().to_numpy()
+    A, values = X.to_numpy(dtype=float)[known], y.to_numpy(dtype=float)[known]
+    errors = np.empty(len(values))
+    for i in range(len(values)):
+        keep = np.arange(len(values)) != i
+        model = LevelModel(recipe, seed).fit(A[keep], values[keep])
+        errors[i] = abs(model.predict(A[i : i + 1])[0] - values[i])
+    return errors
 
 
-def _loo_spread(recipe: SpreadRecipe, table: TrainingTable, reference: list[str]) -> tuple[float, float]:
-    """(mean regret, -mean Spearman) of the picks by the deviations alone, each task held out in turn."""
-    levels = task_levels(table.finetuned[reference])
-    deviations = table.finetuned[reference].sub(levels, axis=0)
-    features = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
-    regrets, spearmans = [], []
-    for task in table.tasks:
-        keep = [t for t in table.tasks if t != task]
-        model = SpreadModel(recipe).fit(deviations.loc[keep], features.loc[keep], reference=reference)
-        pred = model.predict(features.loc[[task]], reference).mean.iloc[0]
-        actual = table.finetuned.loc[task, reference]
-        regrets.append(float(actual.max() - actual[pred.idxmax()]))
-        if actual.nunique() > 1 and pred.nunique() > 1:
-            spearmans.append(spearmanr(pred, actual).statistic)
-    return float(np.mean(regrets)), -float(np.mean(spearmans)) if spearmans else 0.0
+def _loo_spread(recipe: SpreadRecipe, table: TrainingTable, reference: list[str]) -> np.ndarray:
+    """One minus the rank correlation across models of each held-out task's deviations (leave-one-task-out)."""
+    scores = table.finetuned[reference].to_numpy(dtype=float)
+    levels = task_levels(table.finetuned[reference]).to_numpy()
+    deviations = scores - levels[:, None]
+    features = _matrix(table, recipe.features).to_numpy(dtype=float) if recipe.features else np.zeros((len(levels), 0))
+    losses = np.zeros(len(levels))
+    for i in range(len(levels)):
+        keep = np.arange(len(levels)) != i
+        model = SpreadModel(recipe).fit_arrays(deviations[keep], features[keep], reference, reference=reference)
+        pred, _, _ = model.predict_arrays(features[i : i + 1], reference)
+        seen = ~np.isnan(scores[i])
+        if np.ptp(scores[i, seen]) > 0 and np.ptp(pred[0, seen]) > 0:
+            losses[i] = 1.0 - spearmanr(pred[0, seen], scores[i, seen]).statistic
+    return losses
+
+
+def one_standard_error_choice(scores: list[tuple[object, np.ndarray]]) -> object:
+    """The first candidate (they are listed simplest first) whose mean per-task score is within one standard
+    error of the lowest mean (lower is better).
+
+    Example:
+        >>> one_standard_error_choice([("simple", np.array([0.11, 0.09])), ("complex", np.array([0.10, 0.09]))])
+        'simple'
+    """
+    means = [float(np.mean(v)) for _, v in scores]
+    best = int(np.argmin(means))
+    values = scores[best][1]
+    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return next(c for (c, _), m in zip(scores, means) if m <= means[best] + se + 1e-12)
 
 
 def choose_recipe(table: TrainingTable, *, uses_base_scores: bool = False, seed: int = 0,
                   groups: FeatureGroups | None = None) -> SelectionReport:
-    """Choose the level, spread and margin recipes by leave-one-task-out over ``table``'s tasks only."""
+    """Choose the level, spread and margin recipes by leave-one-task-out over ``table``'s tasks only (the
+    one-standard-error rule, see the module docstring)."""
     g = groups or feature_groups(table)
     reference = reference_models(table.finetuned)
     levels = task_levels(table.finetuned[reference])
-    level_scores: dict[str, float] = {}
-    best_level = None
+    level_runs = []
     for recipe in level_candidates(g):
         X = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
-        if uses_base_scores:
-            # Measured zero-shot scores of every reference model stand in for what a user measures.
+        level_runs.append((recipe, _loo_level(recipe, X, levels, seed)))
+        if uses_base_scores and recipe.regressor != "mean":
+            # The same recipe reading the measured zero-shot mean too (every reference model's measured score
+            # stands in for what a user measures): chosen only where it really helps.
+            reading = replace(recipe, reads_base_scores=True)
             X = X.assign(**{BASE_MEAN_FEATURE: table.base[reference].mean(axis=1).to_numpy()})
-        score = _loo_level(recipe, X, levels, seed)
-        level_scores[recipe.name] = score
-        if best_level is None or score < best_level[0] - 1e-12:
-            best_level = (score, recipe)
-    spread_scores: dict[str, tuple[float, float]] = {}
-    best_spread = None
-    for recipe in spread_candidates(g):
-        score = _loo_spread(recipe, table, reference)
-        spread_scores[recipe.name] = score
-        if best_spread is None or (score[0] < best_spread[0][0] - 1e-9
-                                   or (abs(score[0] - best_spread[0][0]) <= 1e-9 and score[1] < best_spread[0][1])):
-            best_spread = (score, recipe)
-    margin_scores: dict[str, float] = {}
-    best_margin = None
+            level_runs.append((reading, _loo_level(reading, X, levels, seed)))
+    spread_runs = [(recipe, _loo_spread(recipe, table, reference)) for recipe in spread_candidates(g)]
     margin = levels - table.gpt4.reindex(levels.index)
+    zero_shot = task_levels(table.base[reference])
+    margin_runs, zero_shot_runs = [], []
     for recipe in margin_candidates(g):
         X = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
-        score = _loo_level(recipe, X, margin, seed)
-        margin_scores[recipe.name] = score
-        if best_margin is None or score < best_margin[0] - 1e-12:
-            best_margin = (score, recipe)
-    recipe = Recipe(best_level[1], best_spread[1], best_margin[1], uses_base_scores)
-    return SelectionReport(recipe, level_scores, spread_scores, margin_scores)
+        margin_runs.append((recipe, _loo_level(recipe, X, margin, seed)))
+    for recipe in level_candidates(g):
+        X = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
+        zero_shot_runs.append((recipe, _loo_level(recipe, X, zero_shot, seed)))
+    recipe = Recipe(one_standard_error_choice(level_runs), one_standard_error_choice(spread_runs),
+                    one_standard_error_choice(margin_runs), uses_base_scores,
+                    zero_shot=one_standard_error_choice(zero_shot_runs))
+    return SelectionReport(
+        recipe,
+        {r.name: float(np.mean(v)) for r, v in level_runs},
+        {r.name: float(np.mean(v)) for r, v in spread_runs},
+        {r.name: float(np.mean(v)) for r, v in margin_runs},
+        {r.name: float(np.mean(v)) for r, v in zero_shot_runs},
+    )
 
 
 def selected_forecaster(table: TrainingTable, *, uses_base_scores: bool = False, seed: int = 0,

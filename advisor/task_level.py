@@ -61,7 +61,8 @@ class LevelRecipe:
 
     ``regressor`` is one of :data:`LEVEL_REGRESSORS`: ``mean`` (the training tasks' average, ignoring the
     features), ``ridge`` (standardized ridge, penalty by exact leave-one-out error), ``knn`` (distance-weighted
-    5 nearest tasks) or ``lightgbm``.
+    5 nearest tasks) or ``lightgbm``. ``reads_base_scores``: the task's mean measured zero-shot score is one more
+    feature (a forecaster given measured zero-shot scores).
 
     Example:
         >>> LevelRecipe("ridge", ("simple_learner_score",)).name
@@ -70,11 +71,12 @@ class LevelRecipe:
 
     regressor: str
     features: tuple[str, ...] = ()
+    reads_base_scores: bool = False
 
     def __post_init__(self) -> None:
         if self.regressor not in LEVEL_REGRESSORS:
             raise ValueError(f"unknown regressor {self.regressor!r}; choose from {', '.join(LEVEL_REGRESSORS)}")
-        if self.regressor != "mean" and not self.features:
+        if self.regressor != "mean" and not (self.features or self.reads_base_scores):
             raise ValueError(f"a {self.regressor} recipe needs at least one feature")
 
     @property
@@ -82,7 +84,8 @@ class LevelRecipe:
         """A short label: the regressor and its features (their count when there are many)."""
         if self.regressor == "mean":
             return "mean"
-        return f"{self.regressor}({feature_label(self.features)})"
+        base = " + measured zero-shot mean" if self.reads_base_scores else ""
+        return f"{self.regressor}({feature_label(self.features)}{base})"
 
 
 def feature_label(features: tuple[str, ...], most: int = 4) -> str:

@@ -11,7 +11,7 @@ from advisor import report
 from advisor.app_pages import charts, frames
 from advisor.app_pages.resources import get_advisor
 from advisor.app_pages.uploads import (
-    UPLOAD_TYPES, dataset_columns, default_columns, default_template, save_upload,
+    WIDGET_TYPES, dataset_columns, default_columns, default_template, save_upload,
 )
 from advisor.examples import list_examples
 
@@ -57,7 +57,7 @@ def _choose_dataset() -> dict[str, Any] | None:
     if source == SOURCES[1]:
         limit = int(st.get_option("server.maxUploadSize"))
         upload = st.file_uploader(
-            f"CSV, JSON Lines, JSON or Parquet — up to {limit} MB", type=list(UPLOAD_TYPES), key="adv_upload",
+            f"CSV, TSV, JSON Lines, JSON or Parquet (text formats also .gz) — up to {limit} MB", type=list(WIDGET_TYPES), key="adv_upload",
             help="For bigger files use the command line: `advisor rank FILE --sample N`.")
         st.caption(f"Size limit: {limit} MB per file.")
         if upload is None:

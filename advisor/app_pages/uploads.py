@@ -16,8 +16,12 @@ from pathlib import Path
 
 from tasks.errors import DatasetError
 
-#: File types the advisor page accepts (the loader also reads .tsv and .ndjson).
+#: File types the advisor page accepts; the text formats also gzip-compressed (``data.csv.gz``), which the
+#: loader reads streamed.
 UPLOAD_TYPES: tuple[str, ...] = ("csv", "jsonl", "json", "parquet", "tsv", "ndjson")
+COMPRESSIBLE_TYPES: tuple[str, ...] = ("csv", "jsonl", "json", "tsv", "ndjson")
+#: What the upload widget lets through (it sees only the last suffix); :func:`save_upload` checks the rest.
+WIDGET_TYPES: tuple[str, ...] = (*UPLOAD_TYPES, "gz")
 
 
 def save_upload(name: str, data: bytes, directory: Path, *, limit_mb: int) -> Path:
@@ -25,10 +29,12 @@ def save_upload(name: str, data: bytes, directory: Path, *, limit_mb: int) -> Pa
 
     Raises DatasetError for an unsupported type, an empty file or one over ``limit_mb`` megabytes.
     """
-    suffix = Path(name).suffix.lower().lstrip(".")
-    if suffix not in UPLOAD_TYPES:
-        raise DatasetError(f"{name}: unsupported file type '.{suffix}'; upload one of "
-                           + ", ".join(f".{t}" for t in UPLOAD_TYPES))
+    suffixes = [s.lower().lstrip(".") for s in Path(name).suffixes]
+    kind = suffixes[-2] if len(suffixes) >= 2 and suffixes[-1] == "gz" else (suffixes[-1] if suffixes else "")
+    allowed = COMPRESSIBLE_TYPES if suffixes[-1:] == ["gz"] else UPLOAD_TYPES
+    if kind not in allowed:
+        raise DatasetError(f"{name}: unsupported file type '.{'.'.join(suffixes[-2:]) if suffixes else ''}'; upload one of "
+                           + ", ".join(f".{t}" for t in UPLOAD_TYPES) + " (the text formats also as .gz)")
     if not data:
         raise DatasetError(f"{name}: the file is empty")
     if len(data) > limit_mb * 1024 * 1024:

@@ -71,8 +71,8 @@ def run_score_catalog(args: argparse.Namespace) -> int:
         print(json.dumps(row_dicts(report), indent=2))
     else:
         frame = report.to_frame()
-        cols = ["name", "status", "best_model", "predicted_score", "interval_low", "interval_high",
-                "predicted_lift", "p_beat_gpt4", "verdict", "error"]
+        cols = ["name", "status", "metric", "best_model", "predicted_score", "interval_low", "interval_high",
+                "predicted_lift", "p_beat_gpt4", "p_best", "verdict", "error"]
         print(frame[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
     where = f" -> {report.out}" if report.out else ""
     print(f"{len(report.rows)} tasks: {report.n_scored} scored, {report.n_reused} reused, "

@@ -48,7 +48,8 @@ def test_a_catalog_of_reference_tasks_writes_one_row_per_task_and_resumes_withou
     assert (rows["status"] == "ok").all() and (first.n_scored, first.n_reused, first.n_failed) == (3, 0, 0)
     assert rows["best_model"].isin(advisor.base_models).all()
     assert ((rows["interval_low"] <= rows["predicted_score"]) & (rows["predicted_score"] <= rows["interval_high"])).all()
-    assert rows["p_beat_gpt4"].between(0, 1).all()
+    assert rows["p_beat_gpt4"].between(0, 1).all() and rows["p_best"].between(0, 1).all()
+    assert rows.loc[0, "metric"] == "binary_flex"            # boolq's metadata names binary_accuracy_flex
     assert {"example_tokens_p95", "io_rougeL_mean", "n_examples", "verdict", "fingerprint"} <= set(rows.columns)
     # boolq's metadata gives the full training split's size, not the sample's row count
     assert rows.loc[0, "n_examples"] == featurizers.load_task_dir(reference_tasks / "boolq").n_examples
@@ -56,6 +57,7 @@ def test_a_catalog_of_reference_tasks_writes_one_row_per_task_and_resumes_withou
     direct = advisor.rank(featurizers.profile(featurizers.load_task_dir(reference_tasks / "boolq"), embeddings=False))
     assert rows.loc[0, "best_model"] == direct.best.base_model
     assert rows.loc[0, "predicted_score"] == pytest.approx(direct.best.predicted_score, abs=1e-9)
+    assert rows.loc[0, "p_best"] == pytest.approx(direct.best.p_best, abs=1e-9)
     # recorded in the database: the result and the profile under the entry's name
     for t in REFERENCE_SUBSET:
         found = store.find_catalog_result(f"ref_{t}", rows.set_index("name").loc[f"ref_{t}", "fingerprint"],

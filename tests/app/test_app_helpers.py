@@ -89,8 +89,16 @@ def test_an_upload_is_kept_by_content_hash_and_its_columns_are_read(tmp_path):
                                                        "completion_col": "answer"}
 
 
+def test_a_gzip_compressed_text_upload_is_kept_and_read(tmp_path):
+    import gzip
+
+    path = save_upload("my data.csv.gz", gzip.compress(b"question,answer\n2+2?,4\n"), tmp_path, limit_mb=1)
+    assert path.name.endswith(".csv.gz") and dataset_columns(path) == ["question", "answer"]
+
+
 @pytest.mark.parametrize(("name", "data", "message"), [
     ("data.xlsx", b"x", "unsupported file type '.xlsx'"),
+    ("data.parquet.gz", b"x", "unsupported file type '.parquet.gz'"),
     ("data.csv", b"", "the file is empty"),
     ("data.csv", b"x" * (1024 * 1024 + 1), "over the 1 MB upload limit"),
 ])
