@@ -381,3 +381,20 @@ def test_the_docstring_examples_run_and_show_what_they_say(name):
     import importlib
 
     assert doctest.testmod(importlib.import_module(name)).failed == 0
+
+
+@pytest.mark.slow
+def test_two_real_models_are_validated_side_by_side_where_gemma_is_installed(smollm2_dir, gemma3_dir, tmp_path):
+    rec = _recommendation(_forecast("gemma-3-270m", 0.6, 1, 0.3), _forecast("smollm2-135m-instruct", 0.55, 2, 0.3))
+    config = QLoRAConfig.plain_lora(per_device_batch_size=4, gradient_accumulation_steps=2, learning_rate=4e-3,
+                                    lora_dropout=0.0, eval_size=16, eval_batch_size=16, device="cpu")
+    with Store.open(f"sqlite:///{tmp_path / 'two.db'}") as store:
+        report = validate(ticket_routing_pairs(80), rec, {"gemma-3-270m": gemma3_dir, "smollm2-135m-instruct": smollm2_dir},
+                          config=config, ladder=(1 / 4, 1 / 2), min_steps=4, store=store)
+        runs = store.runs_frame()
+    assert {m.base_model for m in report.models} == {"gemma-3-270m", "smollm2-135m-instruct"}
+    assert sum(m.p_best for m in report.models) == pytest.approx(1.0)
+    for model in report.models:
+        assert [r.n_train for r in model.rungs] == [0, 16, 32]
+        assert model.rungs[-1].eval_loss < model.rungs[0].eval_loss and model.extrapolated is not None
+    assert runs.groupby("model").size().to_dict() == {"gemma-3-270m": 3, "smollm2-135m-instruct": 3}
