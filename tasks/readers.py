@@ -204,11 +204,10 @@ class JsonLinesSource(_FileInput):
             except UnicodeDecodeError as exc:
                 raise self._utf8_error(exc, chunk, line) from None
             scan = scan_json_depth(chunk, self.limits.max_json_depth, per_line=True)
-            if scan.too_deep_at is not None:
-                at = line + count_lines(chunk[: scan.too_deep_at])
-                raise DatasetError(f"{self.description}: line {at}: {self.limits.depth_hint()}")
+            if scan.too_deep_line is not None:
+                raise DatasetError(f"{self.description}: line {line + scan.too_deep_line}: {self.limits.depth_hint()}")
             # A line the scan saw to be malformed goes straight to the line-by-line parser, which stops there.
-            table = self._parse(chunk, line) if scan.malformed_at is None else self._parse_lines(chunk, line)
+            table = self._parse(chunk, line) if scan.malformed_line is None else self._parse_lines(chunk, line)
             if table.num_rows:
                 yield table
 
@@ -683,8 +682,8 @@ def json_array_source(
     except UnicodeDecodeError as exc:
         raise src._utf8_error(exc, raw, 1) from None
     scan = scan_json_depth(raw, limits.max_json_depth, per_line=False)
-    if scan.too_deep_at is not None:
-        raise DatasetError(f"{where}: line {1 + count_lines(raw[: scan.too_deep_at])}: {limits.depth_hint()}")
+    if scan.too_deep_line is not None:
+        raise DatasetError(f"{where}: line {1 + scan.too_deep_line}: {limits.depth_hint()}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
