@@ -398,3 +398,13 @@ def test_a_file_with_thousands_of_distinct_keys_parses_only_the_columns_it_reads
     widths = {t.num_columns for t in task._source.iter_tables(64)}
     assert widths <= {1, 2}  # prompt and completion only (a chunk may lack one)
     assert _read_all(task)[:2] == [("p0", "c"), ("p1", "c")] and len(_read_all(task)) == 300
+
+
+def test_standard_input_that_is_a_terminal_is_refused_rather_than_waited_on(monkeypatch: pytest.MonkeyPatch):
+    class Terminal(_Stdin):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal(b""))
+    with pytest.raises(DatasetError, match="standard input is a terminal; pipe a dataset into it"):
+        load_task("-")
