@@ -165,7 +165,8 @@ def validate(
     shortlist instead of the top ``top_k``. ``ladder``: increasing fractions of the training pool (the data
     minus ``config.eval_size`` held-out examples). ``config``: the ``QLoRAConfig`` recipe of every rung
     (default: the study's recipe); each rung trains ``max(min_steps, ceil(epochs * n / effective batch))``
-    steps, at most ``max_steps``. ``target_size``: the training-set size to forecast (default: the pool).
+    steps, at most ``max_steps``. ``target_size``: the training-set size to forecast (default: the pool, or
+    the TaskData's ``n_examples`` when the data is declared a sample of a larger training set).
     ``engine="ray"`` runs each (model, rung) as a Ray task asking for ``gpus_per_task`` GPUs on the cluster at
     ``ray_address`` (None: a running or a new local instance). ``store``: records the rungs (None: nothing).
     """
@@ -175,19 +176,24 @@ def validate(
 
     _check_options(top_k, ladder, epochs, min_steps, max_steps, score_method, engine, stop_at, level, n_draws)
     config = config or QLoRAConfig()
-    recommendation = (advisor_or_recommendation.rank(task_data) if hasattr(advisor_or_recommendation, "rank")
-                      else advisor_or_recommendation)
+    examples = examples_from(task_data)
+    if hasattr(advisor_or_recommendation, "rank"):
+        data = _as_task_data(task_data, examples)
+        # named models are ranked even when the advisor leaves them out by default (models without runs)
+        recommendation = (advisor_or_recommendation.rank(data) if models is None
+                          else advisor_or_recommendation.rank(data, base_models=list(dict.fromkeys(models))))
+    else:
+        recommendation = advisor_or_recommendation
     shortlist = _shortlist(recommendation, top_k, models)
     sources = resolve_model_sources([f.base_model for f in shortlist],
                                     {k: os.fspath(v) for k, v in model_paths.items()})
-    examples = examples_from(task_data)
     metric_name = getattr(task_data, "metric", None) or infer_metric([c for _, c in examples])
     scorer = get_metric(metric_name)
     task_name = getattr(task_data, "name", None) or f"local-{fingerprint_examples(examples)[:10]}"
     train_pool, eval_pairs = split_examples(examples, config.eval_size, config.seed)
     random.Random(seed).shuffle(train_pool)  # nested subsets: each rung takes a prefix of one shuffled pool
     plan = plan_ladder(len(train_pool), ladder, config.effective_batch_size, epochs, min_steps, max_steps)
-    target = int(target_size or len(train_pool))
+    target = int(target_size or max(len(train_pool), getattr(task_data, "n_examples", 0) or 0))
     if target < plan[-1]["n_train"]:
         raise ValidationError(f"target size {target} is below the largest rung ({plan[-1]['n_train']} examples)")
     validation_id = f"{VALIDATION_PROVENANCE}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
@@ -412,6 +418,15 @@ def _check_options(top_k: int, ladder: Sequence[float], epochs: float, min_steps
         raise ValidationError(f"n_draws must be at least 100, got {n_draws}")
 
 
+def _as_task_data(task_data: Any, examples: list[tuple[str, str]]) -> Any:
+    """What the advisor ranks: the TaskData itself, or plain pairs wrapped as one."""
+    if callable(getattr(task_data, "iter_batches", None)):
+        return task_data
+    from tasks import load_task
+
+    return load_task([{"prompt": p, "completion": c} for p, c in examples])
+
+
 def _shortlist(recommendation: Any, top_k: int, models: Sequence[str] | None) -> list[Any]:
     forecasts = list(recommendation.forecasts)
     if models is None:
@@ -484,7 +499,9 @@ class _RayRunner:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ValidationError(f"cannot connect to Ray at {address or 'a local Ray instance'}: {exc}") from exc
+                hint = ("; if the cluster uses token authentication (the default for clusters started by Ray >= 2.59), "
+                        "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token)") if address else ""
+                raise ValidationError(f"cannot connect to Ray at {address or 'a local Ray instance'}: {exc}{hint}") from exc
             self._started_here = True
         available = ray.cluster_resources().get("GPU", 0.0)
         if gpus > 0 and available < gpus:

@@ -198,6 +198,31 @@ def test_without_a_clear_leader_every_rung_runs(fake_rungs):
     assert all(0.2 < m.p_best < 0.8 for m in report.models)
 
 
+def test_plain_pairs_are_ranked_by_the_advisor_and_its_top_k_are_probed(fake_rungs):
+    from advisor.api import Advisor
+
+    advisor = Advisor.load()
+    pairs = ticket_routing_pairs(400)
+    report = validate(pairs, advisor, {}, top_k=2, config=QLoRAConfig.plain_lora(eval_size=50),
+                      ladder=(1 / 8, 1 / 4))
+    from tasks import load_task
+
+    top = [f.base_model for f in advisor.rank(load_task([{"prompt": p, "completion": c} for p, c in pairs])).forecasts[:2]]
+    assert sorted(m.base_model for m in report.models) == sorted(top)
+    assert {m for m, _ in fake_rungs.calls} == set(top)
+
+
+def test_a_model_without_runs_named_in_the_shortlist_is_ranked_and_probed(fake_rungs):
+    from advisor.api import Advisor
+
+    advisor = Advisor.load().with_base_model("fast-new", params_billion=0.1, instruction_tuned=True,
+                                             release_date="2024-10-31")
+    report = validate(ticket_routing_pairs(400), advisor, {}, models=["fast-new", "phi-2"],
+                      config=QLoRAConfig.plain_lora(eval_size=50), ladder=(1 / 8, 1 / 4))
+    assert {m.base_model for m in report.models} == {"fast-new", "phi-2"}
+    assert report.best.base_model == "fast-new"  # it learns the task in the fake rungs, phi-2 does not
+
+
 def test_a_shortlist_of_named_models_must_be_in_the_ranking(fake_rungs):
     rec = _recommendation(_forecast("a", 0.6, 1))
     with pytest.raises(ValidationError, match="not in the advisor's ranking: zzz"):
@@ -221,9 +246,10 @@ def test_the_report_prints_rungs_prior_extrapolation_and_combination_side_by_sid
 class _FakeAdvisor:
     """Ranks the real model first and the tiny random model second (the predictor is tested elsewhere)."""
 
-    def rank(self, task_data):
-        return _recommendation(_forecast("smollm2-135m-instruct", 0.6, 1, 0.3), _forecast("tiny-random", 0.55, 2, 0.3),
-                               _forecast("mistral-7b", 0.5, 3))
+    def rank(self, task_data, base_models=None):
+        forecasts = [_forecast("smollm2-135m-instruct", 0.6, 1, 0.3), _forecast("tiny-random", 0.55, 2, 0.3),
+                     _forecast("mistral-7b", 0.5, 3)]
+        return _recommendation(*[f for f in forecasts if base_models is None or f.base_model in base_models])
 
 
 @pytest.fixture
