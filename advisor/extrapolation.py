@@ -222,7 +222,7 @@ def extrapolate(
         ['b', 'a']
     """
     target = _positive_size(target_size, what="target size")
-    z_check = _z(level)  # noqa: F841  (validates level before any fitting)
+    _z(level)  # a bad level fails before any fitting
     out = []
     for model, points in _grouped(curves).items():
         sizes, losses = zip(*points)

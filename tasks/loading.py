@@ -145,6 +145,8 @@ def _column_spec(
 
 def _open_source(source: Any, split: str, format: str | None, limits: ReadLimits) -> RecordSource:
     if isinstance(source, str) and source == STDIN:
+        if sys.stdin is None or (hasattr(sys.stdin, "isatty") and sys.stdin.isatty()):
+            raise DatasetError("<stdin>: standard input is a terminal; pipe a dataset into it (e.g. advisor profile - < data.jsonl)")
         return _stream_source(sys.stdin.buffer, "<stdin>", format, limits)
     if isinstance(source, str) and source.startswith(HUB_PREFIX):
         return _hub_dataset(source[len(HUB_PREFIX):], split, explicit=True)

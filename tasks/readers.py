@@ -35,6 +35,9 @@ from tasks.scans import count_lines, first_long_line, last_line_end, scan_json_d
 
 #: Bytes read per JSON Lines chunk (chunks end on a line end, so memory stays bounded).
 CHUNK_BYTES = 8 << 20
+#: A JSON Lines file's columns (and their types) are learnt from its first CHUNK_BYTES / PROBE_FRACTION
+#: bytes (at least one line) before the rows are read.
+PROBE_FRACTION = 32
 #: Files up to this size are fingerprinted by a full content hash; larger ones by size, mtime and samples.
 FULL_HASH_MAX_BYTES = 64 << 20
 _SAMPLE_BYTES = 1 << 20
@@ -166,22 +169,33 @@ class JsonLinesSource(_FileInput):
 
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False, default=None)
+    #: The types Arrow gave the columns of the first lines.
+    _probe_types: dict[str, pa.DataType] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        first = next(self._tables(CHUNK_BYTES // 8), None)
+        first = next(self._tables(max(1, CHUNK_BYTES // PROBE_FRACTION)), None)
         self.columns = list(first.column_names) if first is not None else []
+        self._probe_types = {f.name: f.type for f in first.schema} if first is not None else {}
 
     def fingerprint(self) -> str:
         return self._fingerprint("jsonl")
 
     def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
-        seen: list[str] = list(self.columns)
+        seen = dict.fromkeys(self.columns)  # ordered, and a set: files may have many thousands of keys
         for table in self._tables(CHUNK_BYTES):
-            for name in table.column_names:
-                if name not in seen:
-                    seen.append(name)
+            seen.update(dict.fromkeys(table.column_names))
             yield from _split(table, batch_size)
-        self.columns = seen
+        self.columns = list(seen)
+
+    def _parse_options(self) -> pajson.ParseOptions | None:
+        """Once the needed columns are known, Arrow parses only those (with the types the first lines gave
+        them) and skips every other key: a file with many distinct keys would otherwise become a table of
+        as many columns (6 MB with 400,000 keys took 80 s and 12 GB)."""
+        if self.needed is None:
+            return None
+        fields = [(n, pa.string() if pa.types.is_null(self._probe_types[n]) else self._probe_types[n])
+                  for n in dict.fromkeys(self.needed) if n in self._probe_types]
+        return pajson.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
 
     def _tables(self, chunk_size: int) -> Iterator[pa.Table]:
         for line, chunk in self._line_chunks(chunk_size):
@@ -190,20 +204,24 @@ class JsonLinesSource(_FileInput):
             except UnicodeDecodeError as exc:
                 raise self._utf8_error(exc, chunk, line) from None
             scan = scan_json_depth(chunk, self.limits.max_json_depth, per_line=True)
-            if scan.too_deep_at is not None:
-                at = line + count_lines(chunk[: scan.too_deep_at])
-                raise DatasetError(f"{self.description}: line {at}: {self.limits.depth_hint()}")
+            if scan.too_deep_line is not None:
+                raise DatasetError(f"{self.description}: line {line + scan.too_deep_line}: {self.limits.depth_hint()}")
             # A line the scan saw to be malformed goes straight to the line-by-line parser, which stops there.
-            table = self._parse(chunk, line) if scan.malformed_at is None else self._parse_lines(chunk, line)
+            table = self._parse(chunk, line) if scan.malformed_line is None else self._parse_lines(chunk, line)
             if table.num_rows:
                 yield table
 
     def _parse(self, chunk: bytes, first_line: int) -> pa.Table:
         try:
-            return pajson.read_json(io.BytesIO(chunk), read_options=pajson.ReadOptions(block_size=len(chunk) + 1))
+            return pajson.read_json(
+                io.BytesIO(chunk),
+                read_options=pajson.ReadOptions(block_size=len(chunk) + 1),
+                parse_options=self._parse_options(),
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             # Arrow refused the chunk: parse it line by line to name the bad line, or to accept values
-            # whose JSON type changes between rows (e.g. a label that is 1 here and "yes" there).
+            # whose JSON type changes between rows (e.g. a label that is 1 here and "yes" there, or a type
+            # other than the first lines').
             return self._parse_lines(chunk, first_line)
 
     def _parse_lines(self, chunk: bytes, first_line: int) -> pa.Table:
@@ -252,33 +270,29 @@ def rows_to_table(
     unit: str,
     where: str,
     needed: list[str] | None,
-    errors: dict[str, DatasetError] | None = None,
 ) -> pa.Table:
     """Parsed JSON objects as an Arrow table, scalars as text (see :func:`_jsonish_text`).
 
     A column that cannot become one Arrow column (objects on one line and text on another, a lone UTF-16
     surrogate) is an error naming the ``unit`` ("line", "element") and column when the column is
-    ``needed``; the values of columns not needed are not kept (they are nulls), so a bad column nobody
-    reads does no harm. With ``needed=None`` (the columns are not known yet) a bad column becomes nulls,
-    and its error goes into ``errors`` when that is given.
+    ``needed``; columns not needed are left out, so a bad column nobody reads does no harm. With
+    ``needed=None`` (the columns are not known yet) every key is a column, a bad one all nulls.
     """
-    names = list(dict.fromkeys(k for r in rows for k in r))
+    if needed is None:
+        names = list(dict.fromkeys(k for r in rows for k in r))
+    else:  # only the needed keys: a row may hold thousands of others
+        names = [n for n in dict.fromkeys(needed) if any(n in r for r in rows)]
     columns: dict[str, pa.Array] = {}
     for name in names:
         if not _is_text(name):
             n = next(num for r, num in zip(rows, numbers) if name in r)
             raise DatasetError(f"{where}: {unit} {n}: a key holds a lone UTF-16 surrogate (e.g. \\ud800), which is not text")
-        if needed is not None and name not in needed:
-            columns[name] = pa.nulls(len(rows), pa.string())
-            continue
         values = [_jsonish_text(r.get(name)) for r in rows]
         try:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
             if needed is not None:
                 raise _column_error(values, numbers, unit, name, where, exc) from None
-            if errors is not None:
-                errors[name] = _column_error(values, numbers, unit, name, where, exc)
             columns[name] = pa.nulls(len(rows), pa.string())
     # No keys at all ({} on every line): as many rows as objects, as Arrow's own reader gives.
     return pa.table(columns) if columns else pa.table({"": pa.nulls(len(rows))}).select([])
@@ -582,16 +596,10 @@ class ParquetSource:
 
 @dataclass
 class ArrowTableSource:
-    """Rows already in memory as an Arrow table (from a pandas DataFrame, a JSON array, a list of dicts).
-
-    ``column_errors`` holds, by column, why a column could not be read (e.g. objects mixed with text in a
-    JSON array); it is raised only when that column is ``needed``.
-    """
+    """Rows already in memory as an Arrow table (from a pandas DataFrame, an Arrow table, a list of dicts)."""
 
     table: pa.Table
     description: str = "<in-memory table>"
-    column_errors: dict[str, DatasetError] = field(default_factory=dict)
-    needed: list[str] | None = None
     columns: list[str] = field(init=False)
     n_rows: int | None = field(init=False)
 
@@ -610,9 +618,6 @@ class ArrowTableSource:
         return "table:" + h.hexdigest()
 
     def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
-        for name in self.needed or ():
-            if name in self.column_errors:
-                raise self.column_errors[name]
         yield from _split(self.table, batch_size)
 
 
@@ -660,7 +665,7 @@ class HFDatasetSource:
 
 def json_array_source(
     path: Path, *, gzip: bool = False, display: str | None = None, limits: ReadLimits | None = None
-) -> ArrowTableSource:
+) -> "JsonArraySource":
     """A ``.json`` file holding one array of objects (or an object with one such array), loaded in memory.
 
     Use JSON Lines for files larger than memory. A ``.json`` file that is really JSON Lines is read as such
@@ -677,8 +682,8 @@ def json_array_source(
     except UnicodeDecodeError as exc:
         raise src._utf8_error(exc, raw, 1) from None
     scan = scan_json_depth(raw, limits.max_json_depth, per_line=False)
-    if scan.too_deep_at is not None:
-        raise DatasetError(f"{where}: line {1 + count_lines(raw[: scan.too_deep_at])}: {limits.depth_hint()}")
+    if scan.too_deep_line is not None:
+        raise DatasetError(f"{where}: line {1 + scan.too_deep_line}: {limits.depth_hint()}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -697,9 +702,40 @@ def json_array_source(
     for i, row in enumerate(data):
         if not isinstance(row, dict):
             raise DatasetError(f"{where}: element {i} of the JSON array is {type(row).__name__}, expected an object")
-    errors: dict[str, DatasetError] = {}
-    table = rows_to_table(data, list(range(len(data))), "element", where, None, errors)
-    return ArrowTableSource(table, description=where, column_errors=errors)
+    return JsonArraySource(data, description=where, content_hash=hashlib.sha256(raw).hexdigest())
+
+
+@dataclass
+class JsonArraySource:
+    """The objects of a JSON array, parsed in memory; the needed columns become an Arrow table when first
+    read (and the parsed objects are let go), so keys nobody reads cost nothing: a 6 MB array with 400,000
+    distinct keys took 350 s and 4 GB when every key became a column."""
+
+    rows: list[dict[str, Any]] | None
+    description: str
+    #: SHA-256 of the (decompressed) bytes, taken while they were in memory: the file may be gone later
+    #: (the temporary copy of standard input).
+    content_hash: str
+    needed: list[str] | None = None
+    columns: list[str] = field(init=False)
+    n_rows: int | None = field(init=False)
+    _table: pa.Table | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        assert self.rows is not None
+        self.columns = list(dict.fromkeys(k for r in self.rows for k in r))
+        self.n_rows = len(self.rows)
+
+    def fingerprint(self) -> str:
+        return "json:" + self.content_hash
+
+    def iter_tables(self, batch_size: int) -> Iterator[pa.Table]:
+        if self._table is None or (self.needed is None and self.rows is not None):
+            assert self.rows is not None
+            self._table = rows_to_table(self.rows, list(range(len(self.rows))), "element", self.description, self.needed)
+            if self.needed is not None:
+                self.rows = None  # the table holds all that is read from now on
+        yield from _split(self._table, batch_size)
 
 
 def _json_file_is_lines(src: _FileInput) -> bool:

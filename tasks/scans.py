@@ -1,6 +1,6 @@
 """Cheap scans of raw bytes that run before a parser sees them: line boundaries, long lines, JSON depth.
 
-They are vectorized (numpy over the chunk, or ``bytes.rfind``), so checking a chunk costs a small
+They run in C (``bytes.translate``, ``bytes.rfind``, numpy over the chunk), so checking a chunk costs a small
 fraction of parsing it (``benchmarks/loader_bench.py`` measures it). Lines end at ``\\n``, ``\\r\\n`` or a
 lone ``\\r``, as ``bytes.splitlines`` splits them.
 """
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_QUOTE, _BACKSLASH, _NL, _CR = ord('"'), ord("\\"), ord("\n"), ord("\r")
-
-
+_QUOTE, _NL, _CR = ord('"'), ord("\n"), ord("\r")
+#: For bytes.translate: every byte but opening brackets and line ends (deleting them is one fast C pass).
+_ALL_BUT_OPENERS_AND_ENDS = bytes(b for b in range(256) if b not in b"[{\n\r")
+_ALL_BUT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\n\r')
 
 
 
@@ -74,98 +75,78 @@ def first_long_line(data: bytes, limit: int) -> int | None:
 
 @dataclass(frozen=True)
 class JsonDepthScan:
-    """What :func:`scan_json_depth` found.
+    """What :func:`scan_json_depth` found, as line indexes (0 = the first line of the data).
 
-    ``too_deep_at``: offset of the first bracket nesting deeper than the limit, or None.
-    ``malformed_at``: offset of the first line end where a line is certainly not valid JSON (a bracket or a
-    string left open), before any too-deep point; the lines after it were not checked exactly, so read
+    ``too_deep_line``: the first line holding a bracket that nests deeper than the limit, or None.
+    ``malformed_line``: the first line that is certainly not valid JSON (a bracket or a string left open
+    at its end), found before any too-deep point; the lines after it were not checked exactly, so read
     the data with a parser that stops at the first error (Python's ``json``, line by line).
     """
 
-    too_deep_at: int | None = None
-    malformed_at: int | None = None
+    too_deep_line: int | None = None
+    malformed_line: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.too_deep_at is None and self.malformed_at is None
+        return self.too_deep_line is None and self.malformed_line is None
 
 
 def scan_json_depth(data: bytes, max_depth: int, *, per_line: bool) -> JsonDepthScan:
     """Find where JSON in ``data`` nests deeper than ``max_depth`` (JSON Lines with ``per_line``).
 
-    Brackets inside JSON strings do not count (a quote is a string delimiter unless an odd run of
-    backslashes precedes it). The scan is exact up to the first syntax error, where a strict parser stops.
-    A line cannot nest deeper than it has opening brackets, so the exact scan runs only when some line (or,
-    without ``per_line``, the whole text) has more than ``max_depth`` of them; that pre-check is what
-    almost every chunk costs.
+    Brackets inside JSON strings do not count (escaped quotes and backslashes are seen as JSON reads
+    them). The scan is exact up to the first syntax error, where a strict parser stops. A line cannot
+    nest deeper than it has opening brackets, so the exact scan runs only when some line (or, without
+    ``per_line``, the whole text) has more than ``max_depth`` of them; that pre-check is what almost every
+    chunk costs.
 
     Example:
         >>> scan_json_depth(b'{"a": [[1]]}', 3, per_line=True).ok
         True
-        >>> scan_json_depth(b'{"a": [[[1]]]}', 3, per_line=True).too_deep_at
-        8
+        >>> scan_json_depth(b'{"ok": 1}\\n{"a": [[[1]]]}', 3, per_line=True).too_deep_line
+        1
         >>> scan_json_depth(b'{"a": "[[[[[[[[["}', 3, per_line=True).ok
         True
     """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    folded = buf | 0x20  # '[' and '{' differ only in bit 0x20, as do ']' and '}'
-    opens_at = np.flatnonzero(folded == 0x7B)
-    if len(opens_at) <= max_depth:
-        return JsonDepthScan()
     if per_line:
-        ends = np.flatnonzero(((buf == _NL) | (buf == _CR)) if b"\r" in data else (buf == _NL))
-        bounds = np.concatenate(([0], np.searchsorted(opens_at, ends), [len(opens_at)]))
-        if np.diff(bounds).max() <= max_depth:
+        # The opening brackets and line ends alone, in order: the longest run between line ends is the
+        # most opening brackets any line holds.
+        marks = data.translate(None, _ALL_BUT_OPENERS_AND_ENDS)
+        if len(marks) <= max_depth:
             return JsonDepthScan()
-    return _exact_depth_scan(data, buf, folded, max_depth, per_line)
+        ends = np.flatnonzero(np.frombuffer(marks, dtype=np.uint8) < 0x20)
+        if int(np.diff(np.concatenate(([-1], ends, [len(marks)]))).max()) - 1 <= max_depth:
+            return JsonDepthScan()
+    elif data.count(b"[") + data.count(b"{") <= max_depth:
+        return JsonDepthScan()
+    return _exact_depth_scan(data, max_depth, per_line)
 
 
-def _exact_depth_scan(data: bytes, buf: np.ndarray, folded: np.ndarray, max_depth: int, per_line: bool) -> JsonDepthScan:
-    special = (folded == 0x7B) | (folded == 0x7D) | (buf == _QUOTE)
-    if per_line:
-        special |= (buf == _NL) | (buf == _CR)
-    pos = np.flatnonzero(special)
-    vals = buf[pos]
+def _exact_depth_scan(data: bytes, max_depth: int, per_line: bool) -> JsonDepthScan:
+    # Escapes first, as JSON reads them left to right: an escaped backslash, then an escaped quote, is
+    # string content. What is left of the text is its structure: quotes, brackets and line ends, in order.
+    if b"\r" in data:  # one byte per line end, so that line ends can be counted in what is left
+        data = data.replace(b"\r\n", b"\n")
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = data.translate(None, _ALL_BUT_STRUCTURE)
+    vals = np.frombuffer(structure, dtype=np.uint8)
     is_quote = vals == _QUOTE
-    if b'\\"' in data:
-        is_quote[is_quote] = ~_escaped(buf, pos[is_quote])
-    # Valid lines leave no string or bracket open, so one running count over the whole text equals the
-    # per-line count until the first line that does (certainly malformed), which is reported instead.
-    quotes_before = np.cumsum(is_quote, dtype=np.int64) - is_quote
-    in_string = (quotes_before & 1).astype(bool)
-    folded_vals = vals | 0x20
-    step = (folded_vals == 0x7B).astype(np.int64) - (folded_vals == 0x7D)
+    in_string = ((np.cumsum(is_quote, dtype=np.int64) - is_quote) & 1).astype(bool)
+    folded = vals | 0x20  # '[' and '{' differ only in bit 0x20, as do ']' and '}'
+    step = (folded == 0x7B).astype(np.int64) - (folded == 0x7D)
     step[in_string] = 0
     depth = np.cumsum(step)
+    line_end = (vals == _NL) | (vals == _CR)
+    # Valid lines leave no string or bracket open, so one running count over the whole text equals the
+    # per-line count until the first line that does (certainly malformed), which is reported instead.
     first_bad = None
     if per_line:
-        line_end = (vals == _NL) | (vals == _CR)
         bad = np.flatnonzero(line_end & ((depth != 0) | in_string))
         first_bad = int(bad[0]) if len(bad) else None
     over = np.flatnonzero(depth[:first_bad] > max_depth)
     if len(over):
-        return JsonDepthScan(too_deep_at=int(pos[over[0]]))
-    return JsonDepthScan(malformed_at=int(pos[first_bad]) if first_bad is not None else None)
-
-
-def _escaped(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
-    """Which of the quotes at ``quotes`` follow an odd-length run of backslashes."""
-    escaped = np.zeros(len(quotes), dtype=bool)
-    cand = np.flatnonzero((quotes > 0) & (buf[np.maximum(quotes - 1, 0)] == _BACKSLASH))
-    run = np.ones(len(cand), dtype=np.int64)
-    active = np.ones(len(cand), dtype=bool)
-    at = quotes[cand] - 1
-    for _ in range(64):  # runs are short; a longer one is counted byte by byte below
-        at = at - 1
-        active &= at >= 0
-        active[active] = buf[at[active]] == _BACKSLASH
-        if not active.any():
-            break
-        run += active
-    for i in np.flatnonzero(active):
-        j = int(at[i]) - 1
-        while j >= 0 and buf[j] == _BACKSLASH:
-            run[i] += 1
-            j -= 1
-    escaped[cand] = run % 2 == 1
-    return escaped
+        return JsonDepthScan(too_deep_line=int(np.count_nonzero(line_end[: over[0]])))
+    if first_bad is not None:
+        return JsonDepthScan(malformed_line=int(np.count_nonzero(line_end[:first_bad])))
+    return JsonDepthScan()

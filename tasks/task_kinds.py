@@ -63,11 +63,13 @@ NEARLY_ALL = 0.9
 #: Labels: at most this many distinct outputs, each used by at least ``MIN_LABEL_USES`` examples on average.
 MAX_FEW_LABELS = 20
 MIN_LABEL_USES = 3
-#: Many labels (hundreds of clause types): at most this share of the outputs distinct, and at most this
-#: share of the examples carrying a label no other example has (a closed label set is reused; answers
-#: to questions mostly are not).
+#: Many labels (hundreds of topics): at most this share of the outputs distinct, and at most this share of
+#: the examples carrying a label no other example has (a closed label set is reused; answers to questions
+#: mostly are not), both counted on the first ``LABEL_REUSE_SAMPLE`` outputs: shares of distinct values
+#: grow as a sample shrinks, so a fixed-size count keeps the kind from depending on the dataset's size.
 MAX_LABEL_SHARE = 0.3
 MAX_SINGLETON_SHARE = 0.1
+LABEL_REUSE_SAMPLE = 500
 #: Labels are short; so are short answers.
 MAX_LABEL_WORDS = 4
 MAX_SHORT_ANSWER_WORDS = 5
@@ -120,14 +122,16 @@ class OutputStats:
         words = sum(len(o.split()) for o in outputs) / n if n else 0.0
         return cls(n, len(counts), singletons / n if n else math.nan, words)
 
-    @property
-    def labels_reused(self) -> bool:
-        """Whether the outputs look like a closed set of reused labels."""
+    def labels_reused(self, head: "OutputStats | None" = None) -> bool:
+        """Whether the outputs look like a closed set of reused labels: two labels; a few (at most 20), each
+        used three times on average; or many, judged on ``head`` (the counts of the first
+        :data:`LABEL_REUSE_SAMPLE` outputs; default: these counts)."""
         if self.distinct <= 2:
             return self.n > self.distinct
         if self.distinct <= MAX_FEW_LABELS and self.n >= MIN_LABEL_USES * self.distinct:
             return True
-        return self.distinct <= MAX_LABEL_SHARE * self.n and self.singleton_share <= MAX_SINGLETON_SHARE
+        head = head or self
+        return head.distinct <= MAX_LABEL_SHARE * head.n and head.singleton_share <= MAX_SINGLETON_SHARE
 
 
 def number_answer(text: str) -> float | None:
@@ -256,6 +260,7 @@ def detect_task_kind(outputs: Sequence[str], inputs: Sequence[str] | None = None
     ins = [str(inputs[i]) for i in keep] if inputs is not None else None
     full = [str(prompts[i]) for i in keep] if prompts is not None else ins
     stats = OutputStats.of(outs)
+    head = OutputStats.of(outs[:LABEL_REUSE_SAMPLE]) if len(outs) > LABEL_REUSE_SAMPLE else stats
 
     if _share([bool(_CODE.search(o)) for o in outs]) >= MAJORITY:
         return "code"
@@ -272,7 +277,7 @@ def detect_task_kind(outputs: Sequence[str], inputs: Sequence[str] | None = None
         lo, hi = STS_RANGE
         if fractional >= 0.05 and all(lo <= v <= hi for v in values):
             return "regression"
-        integer_labels = fractional == 0 and stats.distinct <= MAX_NUMERIC_LABELS and stats.labels_reused
+        integer_labels = fractional == 0 and stats.distinct <= MAX_NUMERIC_LABELS and stats.labels_reused(head)
         if not integer_labels:
             return "numeric_answer"
     elif _share([bool(_GSM8K_ANSWER.search(o)) for o in outs]) >= MAJORITY or (
@@ -283,7 +288,7 @@ def detect_task_kind(outputs: Sequence[str], inputs: Sequence[str] | None = None
         return "numeric_answer"
 
     copied = _share([o.casefold() in i.casefold() for o, i in zip(outs, ins)]) if ins is not None else 0.0
-    if stats.mean_words <= MAX_LABEL_WORDS and stats.labels_reused:
+    if stats.mean_words <= MAX_LABEL_WORDS and stats.labels_reused(head):
         few_binary = stats.distinct <= 2
         if few_binary or copied < MAJORITY or stats.n >= 5 * stats.distinct:
             return "classification"

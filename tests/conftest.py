@@ -42,3 +42,14 @@ def smollm2_dir() -> Path:
 def gemma3_dir() -> Path:
     """Gemma-3-270M as a local checkpoint where its packages are installed (optional: skipped otherwise, CI too)."""
     return real_model_dir("gemma-3-270m", required_in_ci=False)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small models' matmuls only lose from a second thread (a loaded 2-core CI box makes OpenMP spin)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

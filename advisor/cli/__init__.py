@@ -24,11 +24,12 @@ COMMAND_MODULES: dict[str, str] = {
     "evaluate": "advisor.cli.predictor_commands",
     "score-catalog": "advisor.cli.catalog_commands",
     "finetune": "advisor.cli.finetune_commands",
-    "validate": "advisor.cli.finetune_commands",
+    "validate": "advisor.cli.validate_commands",
     "serve": "advisor.cli.serve_commands",
     "evaluate-adapters": "advisor.cli.serve_commands",
     "models": "advisor.cli.model_commands",
     "extrapolate": "advisor.cli.extrapolate_commands",
+    "probe": "advisor.cli.probe_commands",
     "onboard": "advisor.cli.onboard_commands",
 }
 

@@ -1,19 +1,16 @@
-"""``advisor finetune`` and ``advisor validate``: fine-tune for real with the bundled QLoRA runner.
+"""``advisor finetune``: fine-tune for real with the bundled QLoRA runner.
 
-``finetune`` runs one base model on one dataset and records the run; ``validate`` asks the advisor for
-its top K base models, fine-tunes each on a data/step budget and prints measured next to predicted.
+``finetune`` runs one base model on one dataset and records the run (``advisor validate``, the learning-curve
+probe of the advisor's shortlist, lives in :mod:`advisor.cli.validate_commands`).
 
-Examples::
+Example::
 
     advisor finetune --base-model ./tiny --data data.csv --no-quantize --max-steps 50 --eval-size 50
-    advisor validate data.csv --top-k 2 --max-steps 100 --base-model-path mistral-7b=/models/mistral-7b
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from advisor.cli.data_options import add_data_options, load_task_from_args
@@ -43,26 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_options(finetune, positional=False)
     _add_training_options(finetune)
     finetune.set_defaults(handler=run_finetune)
-
-    validate = subparsers.add_parser(
-        "validate",
-        help="fine-tune the advisor's top K base models on a budget and compare measured with predicted",
-        description=(
-            "Rank the base models for a dataset with the advisor, fine-tune the top K with the bundled runner "
-            "on a data/step budget, and print measured vs predicted scores side by side. Real base models "
-            "cannot be downloaded at run time: map registry names to local directories with "
-            "--base-model-path NAME=PATH (other names must be in the local Hugging Face cache)."
-        ),
-    )
-    add_data_options(validate)
-    validate.add_argument("--top-k", type=int, default=3, metavar="K", help="how many ranked models to fine-tune")
-    validate.add_argument("--base-model-path", action="append", default=[], metavar="NAME=PATH",
-                          help="where the base model NAME lies on disk (repeatable)")
-    validate.add_argument("--max-examples", type=int, default=2000, metavar="N",
-                          help="data budget: use at most N examples (seeded sample; default 2000)")
-    validate.add_argument("--artifact", type=Path, metavar="DIR", help="predictor artifact (default: the shipped one)")
-    _add_training_options(validate, default_steps=200)
-    validate.set_defaults(handler=run_validate)
 
 
 def _add_training_options(parser: argparse.ArgumentParser, default_steps: int | None = None) -> None:
@@ -173,121 +150,3 @@ def run_finetune(args: argparse.Namespace) -> int:
     print("  recorded in the results database" if result.record_ids else "  not recorded (--no-record)")
     return 0
 
-
-def parse_model_paths(pairs: list[str]) -> dict[str, str]:
-    """``["name=path", ...]`` -> ``{name: path}``; malformed entries raise :class:`UserError`."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, path = pair.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise UserError(f"--base-model-path expects NAME=PATH, got {pair!r}")
-        mapping[name.strip()] = path.strip()
-    return mapping
-
-
-def load_advisor(artifact: Path | None) -> Any:
-    """The advisor that ranks the base models (a seam the tests replace)."""
-    from advisor.api import Advisor
-
-    return Advisor.load(artifact)
-
-
-def _resolve_sources(names: list[str], paths: dict[str, str]) -> dict[str, str]:
-    """Where each ranked model is loaded from; refuses up front any that cannot be found offline."""
-    from models.registry import lookup
-    from training_runs.qlora.modeling import locate_model
-
-    sources: dict[str, str] = {}
-    missing: list[str] = []
-    for name in names:
-        if name in paths:
-            sources[name] = locate_model(paths[name])
-            continue
-        info = lookup(name)
-        hf_id = info.hf_id if info is not None and info.hf_id else name
-        try:
-            from transformers import AutoConfig
-
-            AutoConfig.from_pretrained(hf_id, local_files_only=True)
-        except (OSError, ValueError):
-            missing.append(f"{name} ({hf_id})")
-            continue
-        sources[name] = hf_id
-    if missing:
-        raise UserError(
-            f"base model(s) not available offline: {', '.join(missing)}; point to local copies with "
-            "--base-model-path NAME=PATH"
-        )
-    return sources
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    from training_runs.qlora import run_qlora
-    from training_runs.qlora.data import examples_from
-
-    if args.top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
-    if args.max_examples < 2:
-        raise UserError(f"--max-examples must be at least 2, got {args.max_examples}")
-    task_data = load_task_from_args(args)
-    recommendation = load_advisor(args.artifact).rank(task_data)
-    chosen = recommendation.forecasts[: args.top_k]
-    sources = _resolve_sources([f.base_model for f in chosen], parse_model_paths(args.base_model_path))
-
-    examples = examples_from(task_data)
-    if len(examples) > args.max_examples:
-        import random
-
-        picked = sorted(random.Random(args.seed).sample(range(len(examples)), args.max_examples))
-        examples = [examples[i] for i in picked]
-    task_name = getattr(task_data, "name", None)
-    config = _config(args, output_dir=None)
-    rows = []
-    store = _open_store(args)
-    try:
-        for forecast in chosen:
-            print(f"fine-tuning {forecast.base_model} (rank {forecast.rank}) ...", file=sys.stderr, flush=True)
-            result = run_qlora(examples, sources[forecast.base_model], config, task=task_name,
-                               metric=task_data.metric, base_model_name=forecast.base_model, store=store,
-                               progress=args.progress)
-            rows.append(_comparison(forecast, result))
-    finally:
-        if store is not None:
-            store.close()
-    if args.json:
-        print(json.dumps({"task": task_name, "rows": rows}, indent=2, default=str))
-    else:
-        print(format_comparison(rows))
-    return 0
-
-
-def _comparison(forecast: Any, result: Any) -> dict[str, Any]:
-    inside = forecast.interval_low <= result.finetuned_score <= forecast.interval_high
-    return {
-        "rank": forecast.rank, "base_model": forecast.base_model,
-        "predicted_score": forecast.predicted_score, "interval_low": forecast.interval_low,
-        "interval_high": forecast.interval_high, "measured_score": result.finetuned_score,
-        "predicted_base_score": forecast.predicted_base_score, "measured_base_score": result.base_score,
-        "predicted_lift": forecast.predicted_lift, "measured_lift": result.lift, "within_interval": inside,
-        "metric": result.metric, "steps": result.steps, "n_train": result.n_train, "n_eval": result.n_eval,
-        "run_id": result.run_id, "adapter_dir": str(result.adapter_dir),
-    }
-
-
-def format_comparison(rows: list[dict[str, Any]]) -> str:
-    """Measured vs predicted, one line per fine-tuned base model."""
-    header = (f"{'rank':>4}  {'base model':<22}{'predicted':>10}{'interval':>15}{'measured':>10}{'in?':>5}"
-              f"{'pred base':>11}{'base':>7}{'pred lift':>11}{'lift':>8}")
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        interval = f"[{r['interval_low']:.2f}, {r['interval_high']:.2f}]"
-        lines.append(
-            f"{r['rank']:>4}  {r['base_model']:<22}{r['predicted_score']:>10.3f}{interval:>15}"
-            f"{r['measured_score']:>10.3f}{'yes' if r['within_interval'] else 'no':>5}"
-            f"{r['predicted_base_score']:>11.3f}{r['measured_base_score']:>7.3f}"
-            f"{r['predicted_lift']:>+11.3f}{r['measured_lift']:>+8.3f}"
-        )
-    if rows:
-        lines.append(f"(metric: {rows[0]['metric']}; {rows[0]['steps']} steps on {rows[0]['n_train']} examples, "
-                     f"{rows[0]['n_eval']} held out; the study trained 40,000 steps, so budget runs measure less)")
-    return "\n".join(lines)

@@ -25,6 +25,19 @@ def test_fixed_text_is_cut_at_word_boundaries_and_needs_two_distinct_texts():
     assert FixedText.estimate(["same", "same"]) == FixedText() == FixedText.estimate(["only one"])
 
 
+def test_lines_and_line_labels_that_every_prompt_holds_are_fixed_text_too():
+    prompts = [f"Passage: {['a story', 'the tale', 'one myth', 'some fable', 'our poem'][i]} ends well.\nWhich option is right?\nOption 1: cat {i}\nOption 2: dog {i}\nAnswer:"
+               for i in range(5)]
+    fixed = FixedText.estimate(prompts)
+    assert fixed.lines == {"Which option is right?"} and fixed.labels == {"Option 1:", "Option 2:"}
+    assert fixed.strip(prompts[3]) == "some fable ends well.\ncat 3\ndog 3"
+
+
+def test_a_label_or_line_that_some_prompt_lacks_is_content():
+    fixed = FixedText.estimate(["Note: a\nrest x", "Note: b\nother y", "c without a note\nrest z"])
+    assert fixed.labels == frozenset() and fixed.lines == frozenset()
+
+
 def test_a_templates_field_values_are_the_content_and_several_are_joined_by_a_newline():
     prompts = pa.array(["P: x Q: y"])
     assert join_fields(prompts, {}).to_pylist() == ["P: x Q: y"]

@@ -68,6 +68,23 @@ def test_a_template_written_into_the_prompts_reads_like_the_template(rows, one, 
     _same(profile(_templated(rows, *one)), profile(_written_in(rows, *other)))
 
 
+_pairs_of_fields = st.lists(st.tuples(_sentence, _sentence, _output), min_size=2, max_size=25).filter(
+    lambda rows: len({(q, c) for q, c, _ in rows}) >= 2
+)
+
+
+@PROPERTY
+@given(_pairs_of_fields)
+def test_two_fields_written_into_the_prompts_read_like_the_template_that_labels_them_otherwise(rows):
+    frame = pd.DataFrame({"q": [r[0] for r in rows], "c": [r[1] for r in rows], "a": [r[2] for r in rows]})
+    templated = load_task(frame, template="Question: {q}\nPassage: {c}\nAnswer:", target_col="a")
+    written = load_task(pd.DataFrame({
+        "prompt": [f"Read the passage, then answer.\n\nQ: {q}\nWhich passage?\nContext: {c}\n\nA:" for q, c, _ in rows],
+        "completion": [a for _, _, a in rows],
+    }))
+    _same(profile(templated), profile(written))
+
+
 @PROPERTY
 @given(_rows, st.integers(2, 5))
 def test_repeating_every_row_k_times_changes_no_invariant_heuristic(rows, k):

@@ -54,14 +54,16 @@ def test_shipped_numbers_are_what_the_featurizer_computes_now(shipped, reference
 
 
 #: The kind every reference task with data is typed as (magicoder has none). customer_support's 13 rows hold
-#: 7 labels, too few uses each to tell labels from answers, so it reads as short answers.
+#: 7 labels, too few uses each to tell labels from answers, and legal's 380 clause types are each used about
+#: 4 times and often written in the clause (among 500 clauses, 56% of the types are distinct), so both read
+#: as short answers, scored with ROUGE as the study scored legal.
 EXPECTED_KINDS = {
     "arc_combined": "multiple_choice", "hellaswag": "multiple_choice", "mmlu": "multiple_choice",
     "winogrande": "multiple_choice",
     "boolq": "classification", "covid": "classification", "dbpedia": "classification", "glue_cola": "classification",
     "glue_mnli": "classification", "glue_mrpc": "classification", "glue_qnli": "classification",
     "glue_qqp": "classification", "glue_sst2": "classification", "glue_wnli": "classification",
-    "jigsaw": "classification", "legal": "classification", "reuters": "classification",
+    "jigsaw": "classification", "legal": "short_answer", "reuters": "classification",
     "glue_stsb": "regression", "gsm8k": "numeric_answer", "drop": "short_answer", "customer_support": "short_answer",
     "bc5cdr": "structured_output", "conllpp": "structured_output", "wikisql": "code",
     "e2e_nlg": "free_generation", "hellaswag_processed": "free_generation", "tldr_content_gen": "free_generation",

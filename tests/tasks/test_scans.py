@@ -33,22 +33,24 @@ def lines_of(data: bytes) -> list[bytes]:
 
 
 @QUICK
-@given(values=st.lists(json_values, min_size=1, max_size=5), limit=st.integers(1, 8), end=line_ends, ascii_only=st.booleans())
-def test_the_depth_scan_of_json_lines_is_exact(values: list, limit: int, end: str, ascii_only: bool):
-    data = end.join(json.dumps(v, ensure_ascii=ascii_only) for v in values).encode()
+@given(lines=st.lists(st.tuples(json_values | st.sampled_from(["", "  ", "\t"]), line_ends), min_size=1, max_size=6),
+       limit=st.integers(1, 8), ascii_only=st.booleans())
+def test_the_depth_scan_of_json_lines_is_exact_and_names_the_first_deep_line(lines: list, limit: int, ascii_only: bool):
+    """Lines hold JSON values or only whitespace; they end in any mix of \\n, \\r\\n and \\r."""
+    texts = [v if isinstance(v, str) and not v.strip() else json.dumps(v, ensure_ascii=ascii_only) for v, _ in lines]
+    data = "".join(t + end for t, (_, end) in zip(texts, lines)).encode()
+    assume(len(data.splitlines()) == len(lines))  # a blank line after a \r would merge into \r\n
     scan = scan_json_depth(data, limit, per_line=True)
-    assert scan.malformed_at is None
-    assert (scan.too_deep_at is not None) == any(depth(v) > limit for v in values)
-    if scan.too_deep_at is not None:  # it points at the first line that is too deep
-        first = next(i for i, v in enumerate(values) if depth(v) > limit)
-        assert count_lines(data[: scan.too_deep_at]) == first
+    assert scan.malformed_line is None
+    deep = [i for i, (v, _) in enumerate(lines) if not (isinstance(v, str) and not v.strip()) and depth(v) > limit]
+    assert scan.too_deep_line == (deep[0] if deep else None)
 
 
 @QUICK
 @given(value=json_values, limit=st.integers(1, 8))
 def test_the_depth_scan_of_a_json_document_is_exact(value: object, limit: int):
     data = json.dumps(value, indent=1).encode()
-    assert (scan_json_depth(data, limit, per_line=False).too_deep_at is not None) == (depth(value) > limit)
+    assert (scan_json_depth(data, limit, per_line=False).too_deep_line is not None) == (depth(value) > limit)
 
 
 @QUICK

@@ -111,13 +111,17 @@ def test_short_answer_qa_with_hundreds_of_distinct_answers_is_not_a_classificati
     assert infer_metric(outputs, inputs) == "rouge_l"
 
 
-def test_hundreds_of_reused_labels_not_copied_from_the_input_are_a_classification():
+def test_many_reused_labels_are_a_classification_and_many_rarely_repeated_ones_short_answers():
     rng = random.Random(2)
-    labels = [f"clause-{k}" for k in range(300)]
-    outputs = [labels[min(int(rng.expovariate(1 / 40)), 299)] for _ in range(3000)]
-    outputs += labels  # every label used at least once more
-    inputs = [f"Clause text number {i} about obligations." for i in range(len(outputs))]
-    assert detect_task_kind(outputs, inputs) == "classification"
+    topics = [f"topic-{k}" for k in range(200)]
+    skewed = [topics[min(int(rng.expovariate(1 / 12)), 199)] for _ in range(3000)]  # a few dominate, as Reuters'
+    inputs = [f"Article number {i} about markets." for i in range(3000)]
+    assert len(set(skewed)) > 50 and detect_task_kind(skewed, inputs) == "classification"
+    clause_types = [f"clause-{k}" for k in range(400)]
+    spread = [clause_types[rng.randrange(400)] for _ in range(3000)]  # 400 types, each used about 8 times
+    assert detect_task_kind(spread, inputs) == "short_answer"
+    # Judged on the first 500 outputs: the kind does not change with the sample's size.
+    assert {detect_task_kind(spread[:n], inputs[:n]) for n in (600, 1500, 3000)} == {"short_answer"}
 
 
 def test_numeric_labels_are_a_classification_and_yes_no_words_get_the_flexible_binary_metric():

@@ -1,4 +1,4 @@
-"""``advisor finetune`` and ``advisor validate`` on the tiny model, through the real CLI entry point."""
+"""``advisor finetune`` on the tiny model, through the real CLI entry point (``advisor validate``: tests/advisor/test_validation.py)."""
 from __future__ import annotations
 
 import csv
@@ -12,8 +12,6 @@ from qlora_helpers import parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from advisor.cli import main
-from advisor.cli import finetune_commands
-from advisor.recommendation import Explanation, ModelForecast, Recommendation
 from training_runs.store import Store
 
 
@@ -65,51 +63,3 @@ def test_finetune_reports_a_missing_model_directory(parity_csv, tmp_path, capsys
     assert status == 2
     assert "no such directory" in capsys.readouterr().err
 
-
-class _FakeAdvisor:
-    """Ranks two registry models in a fixed order (the predictor itself is tested elsewhere)."""
-
-    def rank(self, task_data):
-        forecasts = [
-            ModelForecast("mistral-7b", 0.8, 0.7, 0.9, 0.3, 0.5, 0.6, rank=1),
-            ModelForecast("phi-2", 0.7, 0.6, 0.8, 0.2, 0.5, 0.4, rank=2),
-            ModelForecast("gemma-2b", 0.6, 0.5, 0.7, 0.2, 0.4, 0.3, rank=3),
-        ]
-        return Recommendation(forecasts, Explanation([], [], "test"))
-
-
-def test_validate_fine_tunes_the_top_k_and_prints_measured_next_to_predicted(
-    tiny_model_dir, parity_csv, tmp_path, capsys, monkeypatch
-):
-    monkeypatch.setattr(finetune_commands, "load_advisor", lambda artifact: _FakeAdvisor())
-    status = main(["validate", str(parity_csv), "--prompt-col", "question", "--completion-col", "answer",
-                   "--top-k", "2", "--base-model-path", f"mistral-7b={tiny_model_dir}",
-                   "--base-model-path", f"phi-2={tiny_model_dir}", "--adapters-dir", str(tmp_path / "ad"), *FAST])
-    out = capsys.readouterr().out
-    assert status == 0
-    lines = out.splitlines()
-    assert lines[0].split()[:4] == ["rank", "base", "model", "predicted"]
-    assert lines[2].split()[:3] == ["1", "mistral-7b", "0.800"] and lines[3].split()[:3] == ["2", "phi-2", "0.700"]
-    assert "gemma-2b" not in out
-    runs = _runs()
-    assert sorted(runs["model"]) == ["mistral-7b", "mistral-7b", "phi-2", "phi-2"]
-    measured = runs[(runs["model"] == "phi-2") & (runs["kind"] == "qlora")]["score"].item()
-    assert lines[3].split()[5] == f"{measured:.3f}"
-
-
-def test_validate_refuses_models_it_cannot_load_offline_before_training(parity_csv, capsys, monkeypatch):
-    monkeypatch.setattr(finetune_commands, "load_advisor", lambda artifact: _FakeAdvisor())
-    status = main(["validate", str(parity_csv), "--prompt-col", "question", "--completion-col", "answer",
-                   "--top-k", "2", *FAST])
-    err = capsys.readouterr().err
-    assert status == 2
-    assert "not available offline: mistral-7b (mistralai/" in err and "--base-model-path NAME=PATH" in err
-    assert _runs().empty
-
-
-def test_validate_rejects_a_malformed_model_path_mapping(parity_csv, capsys, monkeypatch):
-    monkeypatch.setattr(finetune_commands, "load_advisor", lambda artifact: _FakeAdvisor())
-    status = main(["validate", str(parity_csv), "--prompt-col", "question", "--completion-col", "answer",
-                   "--base-model-path", "mistral-7b", *FAST])
-    assert status == 2
-    assert "expects NAME=PATH" in capsys.readouterr().err

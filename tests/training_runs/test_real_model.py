@@ -3,7 +3,7 @@
 The model comes from ``advisor models get`` (the ``smollm2_dir`` fixture); the tasks are built in code
 (``real_model_tasks``). The fine-tune settings were chosen so the lift is far from noise: on the
 ticket-routing task (192 tickets, 32 held out), zero-shot exact match was 0.0 for each of five data/run
-seeds, and these 24 steps gave 0.94, 0.97, 1.00, 0.91 and 0.97 (seeds 0-4; 20 steps gave 0.84-0.94).
+seeds, and these 24 steps gave 0.94, 0.97, 1.00, 0.91 and 0.97 (seeds 0-4; 20 steps: 0.84-0.94 on seeds 1-3).
 """
 from __future__ import annotations
 
