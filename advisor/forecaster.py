@@ -47,6 +47,8 @@ INTERVAL_LEVEL = 0.8
 BEAT_KERNEL = 0.005
 #: Feature the level reads from measured zero-shot scores.
 BASE_MEAN_FEATURE = "measured_base_mean"
+#: Multipliers of the out-of-fold errors tried when calibrating the intervals inside the training tasks.
+WIDTH_MULTIPLIERS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 
 
 
@@ -379,7 +381,7 @@ class JointForecaster:
         true_level = task_level_values(d.scores[:, ref])
         families = [c for c in self._specs()["shape"].names if c.startswith(METRIC_FAMILY_PREFIX)]
         n = len(tasks)
-        rows, inputs = [], []
+        rows, inputs, centers = [], [], []
         for i in range(n):
             others = np.array([j for j in range(n) if j != i])
             train, held = d.rows(others), d.rows([i])
@@ -389,6 +391,7 @@ class JointForecaster:
             deviation_errors = (held.scores[0, ref] - true_level[i]) - deviation[0]
             rows.append(np.concatenate([[true_level[i] - level[0]], deviation_errors,
                                         [held.gpt4[0] - (level[0] - margin[0])]]))
+            centers.append(level[0] + deviation[0])
             inputs.append(self._scale_inputs(held, train.shape, self._disagreement_models(train, ref), families))
         errors = np.array(rows)
         inputs = pd.concat(inputs, ignore_index=True)
@@ -406,9 +409,39 @@ class JointForecaster:
         standardized[:, 1:-1] /= spread_loo[:, None]
         self.pool_ = ResidualPool(standardized, [LEVEL, *self.reference_, GPT4])
         self.oof_errors_ = pd.DataFrame(errors, index=tasks, columns=[LEVEL, *self.reference_, GPT4])
+        self.interval_multiplier_ = self._calibrate_width(np.array(centers), d.scores[:, ref], level_loo, spread_loo)
         self.members_ = self._disagreement_models(d, ref)
         self.train_shape_ = d.shape
         self.families_ = families
+
+    def _calibrate_width(self, centers: np.ndarray, actual: np.ndarray, level_scale: np.ndarray,
+                         spread_scale: np.ndarray) -> float:
+        """The multiplier of the errors whose intervals cover the training tasks at the nominal level.
+
+        Each training task's out-of-fold centers are combined with the error rows of the *other* training
+        tasks (no task's own errors ever score it), at each multiplier of :data:`WIDTH_MULTIPLIERS`; the one whose
+        coverage of the actual scores is nearest the nominal level is kept (ties: the narrower).
+        """
+        n = len(centers)
+        if n < 5:
+            return 1.0
+        rng = np.random.default_rng(self.seed + 1)
+        alpha = (1 - self.interval_level) / 2
+        base = [rng.integers(0, n - 1, 400) for _ in range(n)]
+        best = None
+        for multiplier in WIDTH_MULTIPLIERS:
+            inside = []
+            for t in range(n):
+                rows = np.delete(self.pool_.rows, t, axis=0)[base[t]]
+                rows = np.concatenate([rows, -rows])
+                samples = centers[t] + multiplier * (level_scale[t] * rows[:, [0]] + spread_scale[t] * rows[:, 1:-1])
+                low, high = np.quantile(np.clip(samples, 0, 1), [alpha, 1 - alpha], axis=0)
+                seen = ~np.isnan(actual[t])
+                inside.extend(((actual[t] >= low) & (actual[t] <= high))[seen])
+            gap = abs(float(np.mean(inside)) - self.interval_level)
+            if best is None or gap < best[0] - 1e-9:
+                best = (gap, multiplier)
+        return best[1]
 
     # ------------------------------------------------------------------ predicting
     def predict(
@@ -429,8 +462,8 @@ class JointForecaster:
         base_arr = None if base_in is None else base_in.to_numpy(dtype=float)
         level, deviation, variance, margin, clamped = self.core_.predict(query, models, known, base_arr)
         scale_inputs = self._scale_inputs(query, self.train_shape_, self.members_, self.families_)
-        level_scales = self.level_scale_.predict(scale_inputs)
-        spread_scales = self.spread_scale_.predict(scale_inputs[self.families_])
+        level_scales = self.interval_multiplier_ * self.level_scale_.predict(scale_inputs)
+        spread_scales = self.interval_multiplier_ * self.spread_scale_.predict(scale_inputs[self.families_])
         base = self.base_model_.predict(query, models, known)
         runs = {m: self.core_.spread_.runs_.get(m, 0) for m in models}
         low_conf = [m for m in models if m not in self.reference_]

@@ -8,7 +8,9 @@ heuristics the training profiles define:
   scores across base models, per held-out task): the spread decides which model comes first, the level only
   where. The rank correlation is smooth where the regret of the pick is lumpy (mostly zeros and a few large
   misses), so choices made on it are stable;
-* the **margin** over GPT-4 by its error (MAE), which drives P(beat GPT-4);
+* the **margin** over GPT-4 by how well it says whether fine-tuning beats GPT-4 (the Brier score of
+  P(mean fine-tuned score > GPT-4's), a Gaussian around the forecast margin with the candidate's own
+  out-of-fold error): it drives P(beat GPT-4), where the sign matters more than the size;
 * the **zero-shot level** (for the lift) by its error (MAE of each held-out task's mean zero-shot score).
 
 With two dozen tasks the candidates' scores are noisy, and the best of a dozen noisy scores is often luck. So
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 from scipy.stats import spearmanr
 
 from advisor.evaluation import HeldOutForecasts, leave_one_task_out
@@ -140,7 +143,7 @@ class SelectionReport:
     def to_dict(self) -> dict:
         return {"recipe": self.recipe.name, "zero_shot_recipe": self.recipe.zero_shot.name,
                 "level_mae": self.level_scores, "spread_one_minus_spearman": self.spread_scores,
-                "margin_mae": self.margin_scores, "zero_shot_mae": self.zero_shot_scores}
+                "margin_beat_brier": self.margin_scores, "zero_shot_mae": self.zero_shot_scores}
 
 
 def _matrix(table: TrainingTable, features: tuple[str, ...]) -> pd.DataFrame:
@@ -174,6 +177,23 @@ def _loo_spread(recipe: SpreadRecipe, table: TrainingTable, reference: list[str]
         if np.ptp(scores[i, seen]) > 0 and np.ptp(pred[0, seen]) > 0:
             losses[i] = 1.0 - spearmanr(pred[0, seen], scores[i, seen]).statistic
     return losses
+
+
+def _loo_beat(recipe: LevelRecipe, X: pd.DataFrame, margin: pd.Series, seed: int) -> np.ndarray:
+    """Brier score, per held-out task, of P(margin > 0) from a Gaussian around its forecast margin whose spread
+    is the RMS error of the forecasts of the other held-out tasks."""
+    known = margin.notna().to_numpy()
+    A, values = X.to_numpy(dtype=float)[known], margin.to_numpy(dtype=float)[known]
+    pred = np.empty(len(values))
+    for i in range(len(values)):
+        keep = np.arange(len(values)) != i
+        pred[i] = LevelModel(recipe, seed).fit(A[keep], values[keep]).predict(A[i : i + 1])[0]
+    errors = values - pred
+    briers = np.empty(len(values))
+    for i in range(len(values)):
+        sd = max(float(np.sqrt(np.mean(np.delete(errors, i) ** 2))), 1e-6)
+        briers[i] = (ndtr(pred[i] / sd) - float(values[i] > 0)) ** 2
+    return briers
 
 
 def one_standard_error_choice(scores: list[tuple[object, np.ndarray]]) -> object:
@@ -214,7 +234,7 @@ def choose_recipe(table: TrainingTable, *, uses_base_scores: bool = False, seed:
     margin_runs, zero_shot_runs = [], []
     for recipe in margin_candidates(g):
         X = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
-        margin_runs.append((recipe, _loo_level(recipe, X, margin, seed)))
+        margin_runs.append((recipe, _loo_beat(recipe, X, margin, seed)))
     for recipe in level_candidates(g):
         X = _matrix(table, recipe.features) if recipe.features else pd.DataFrame(index=table.tasks)
         zero_shot_runs.append((recipe, _loo_level(recipe, X, zero_shot, seed)))

@@ -11,7 +11,9 @@ new task, multiplied by that task's scale, which a small model forecasts from
 * its metric family (some kinds of task are harder to forecast),
 
 fit on the training tasks' own out-of-fold errors. The rows are standardized by leave-one-out scales (so the
-pool is as spread out as the errors on tasks the scale model did not see), mirrored (each row and its
+pool is as spread out as the errors on tasks the scale model did not see), and a last multiplier, chosen
+inside the training tasks so that each task's interval (from the *other* tasks' rows) covers it at the nominal
+level, calibrates the width (``JointForecaster._calibrate_width``). The rows are mirrored (each row and its
 negative, drawn in antithetic pairs: the error distribution is taken as symmetric, which makes P(beat GPT-4)
 coherent with the point forecasts) and lightly smoothed with Gaussian noise.
 
@@ -73,18 +75,20 @@ def nearest_distances(query: np.ndarray, points: np.ndarray, k: int = DISTANCE_N
 
 
 class ScaleModel:
-    """log(RMS out-of-fold error) of a task from its scale inputs (a ridge; constant when it has no inputs).
+    """A task's expected out-of-fold error size from its scale inputs: a ridge on the size itself (floored at
+    :data:`MIN_SCALE`; the average size when there are no inputs). Fitting the size, not its logarithm, keeps
+    two dozen single errors from swinging the fit.
 
     Example:
         >>> inputs = pd.DataFrame({"distance": [0.5, 1.0, 1.5, 2.0, 2.5]})
-        >>> rms = pd.Series([0.05, 0.07, 0.1, 0.14, 0.2])
-        >>> model = ScaleModel().fit(inputs, rms)
+        >>> sizes = pd.Series([0.05, 0.07, 0.1, 0.14, 0.2])
+        >>> model = ScaleModel().fit(inputs, sizes)
         >>> bool(model.predict(inputs.iloc[[4]])[0] > model.predict(inputs.iloc[[0]])[0])
         True
     """
 
-    def fit(self, inputs: pd.DataFrame, rms: pd.Series) -> "ScaleModel":
-        y = np.log(np.maximum(rms.to_numpy(dtype=float), MIN_SCALE))
+    def fit(self, inputs: pd.DataFrame, sizes: pd.Series) -> "ScaleModel":
+        y = np.maximum(sizes.to_numpy(dtype=float), MIN_SCALE)
         self.columns_ = [c for c in inputs.columns if inputs[c].std(ddof=0) > 0]
         self.mean_ = float(y.mean())
         self.model_ = StandardizedRidgeCV().fit(inputs[self.columns_].to_numpy(float), y) if self.columns_ else None
@@ -92,14 +96,14 @@ class ScaleModel:
 
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
         if self.model_ is None:
-            return np.full(len(inputs), np.exp(self.mean_))
-        return np.maximum(np.exp(self.model_.predict(inputs[self.columns_].to_numpy(float))), MIN_SCALE)
+            return np.full(len(inputs), self.mean_)
+        return np.maximum(self.model_.predict(inputs[self.columns_].to_numpy(float)), MIN_SCALE)
 
     @staticmethod
-    def leave_one_out(inputs: pd.DataFrame, rms: pd.Series) -> np.ndarray:
+    def leave_one_out(inputs: pd.DataFrame, sizes: pd.Series) -> np.ndarray:
         """Each task's scale from a scale model fit on the other tasks."""
-        out = np.empty(len(rms))
-        for i in range(len(rms)):
-            keep = np.arange(len(rms)) != i
-            out[i] = ScaleModel().fit(inputs.iloc[keep], rms.iloc[keep]).predict(inputs.iloc[[i]])[0]
+        out = np.empty(len(sizes))
+        for i in range(len(sizes)):
+            keep = np.arange(len(sizes)) != i
+            out[i] = ScaleModel().fit(inputs.iloc[keep], sizes.iloc[keep]).predict(inputs.iloc[[i]])[0]
         return out
