@@ -1,6 +1,6 @@
 """The joint forecaster: one predictive distribution per task over every base model's score and GPT-4's.
 
-A :class:`Recipe` names three small models:
+A :class:`Recipe` names four small models:
 
 * the **level**: the task's mean fine-tuned score over the reference base models (:mod:`advisor.task_level`);
 * the **spread**: each base model's deviation from that level (:mod:`advisor.spread`), which also places
@@ -15,10 +15,10 @@ a :class:`JointForecast` per task: draws of every model's score and GPT-4's scor
 the point forecasts, intervals, P(beat GPT-4), P(best) and the expected regret all agree with each other.
 
 Example:
-    >>> from tests_synthetic import synthetic_table               # doctest: +SKIP
-    >>> forecaster = JointForecaster(default_recipe(table)).fit(table)   # doctest: +SKIP
-    >>> [forecast] = forecaster.predict(table.heuristics.iloc[[0]])        # doctest: +SKIP
-    >>> forecast.p_best.round(2)                                            # doctest: +SKIP
+    >>> from advisor.selection import choose_recipe                          # doctest: +SKIP
+    >>> forecaster = JointForecaster(choose_recipe(table).recipe).fit(table)   # doctest: +SKIP
+    >>> [forecast] = forecaster.predict(table.heuristics.iloc[[0]])             # doctest: +SKIP
+    >>> forecast.p_best.round(2), forecast.interval()                           # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -51,10 +51,9 @@ BASE_MEAN_FEATURE = "measured_base_mean"
 WIDTH_MULTIPLIERS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 
 
-
 @dataclass(frozen=True)
 class Recipe:
-    """The three component recipes of a forecaster, and whether it reads measured zero-shot scores.
+    """The component recipes of a forecaster, and whether it is given measured zero-shot scores.
 
     Example:
         >>> r = Recipe(LevelRecipe("mean"), SpreadRecipe(), LevelRecipe("mean"))

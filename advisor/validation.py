@@ -282,7 +282,8 @@ def combine(
 
     Example:
         >>> from advisor.recommendation import ModelForecast
-        >>> prior = [ModelForecast("a", 0.6, 0.4, 0.8, 0.2, 0.4, 0.5, 1), ModelForecast("b", 0.5, 0.3, 0.7, 0.2, 0.3, 0.4, 2)]
+        >>> prior = [ModelForecast("a", 0.6, 0.4, 0.8, 0.2, 0.4, 0.5, 0.6, 1),
+        ...          ModelForecast("b", 0.5, 0.3, 0.7, 0.2, 0.3, 0.4, 0.4, 2)]
         >>> [(m.base_model, round(m.p_best, 2)) for m in combine(prior, {"a": [], "b": []}, 1000)]
         [('a', 0.67), ('b', 0.33)]
     """

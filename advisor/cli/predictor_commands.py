@@ -29,6 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--base-score", action="append", default=[], metavar="MODEL=SCORE",
         help="a measured zero-shot score of a base model on this task, in [0, 1] (repeatable)",
     )
+    rank.add_argument(
+        "--probe", action="append", default=[], metavar="NAME=PATH_OR_HF_ID",
+        help="measure this base model's zero-shot score on a sample of the data first (as `advisor probe`, not "
+             "recorded) and forecast with it (repeatable; a local directory or a cached Hugging Face id)",
+    )
+    rank.add_argument("--probe-n", type=int, default=200, metavar="N", help="examples the probe samples (default 200)")
+    rank.add_argument("--device", metavar="DEV", help="where the probe runs: cpu or cuda (default: cuda when available)")
     rank.add_argument("--sample", type=int, metavar="N", help="profile a deterministic uniform sample of N rows")
     rank.add_argument("--exact", action="store_true", help="profile every row (bounded memory); no sampling")
     rank.add_argument("--artifact", type=Path, help="predictor artifact directory (default: the shipped one)")
@@ -86,16 +93,33 @@ def run_rank(args: argparse.Namespace) -> int:
         raise UserError("give either --sample N or --exact, not both")
     if args.sample is not None and args.sample < 1:
         raise UserError(f"--sample must be a positive number of rows, got {args.sample}")
+    if args.probe_n < 1:
+        raise UserError(f"--probe-n must be at least 1, got {args.probe_n}")
     advisor = Advisor.load(args.artifact, registry=not args.no_registry)
     task = load_task_from_args(args)
     models = [m.strip() for m in args.base_models.split(",") if m.strip()] if args.base_models else None
-    rec = advisor.rank(task, base_models=models, base_scores=parse_base_scores(args.base_score),
-                       sample=args.sample, exact=args.exact)
+    base_scores = parse_base_scores(args.base_score)
+    if args.probe:
+        base_scores.update(_probe(task, args))
+    rec = advisor.rank(task, base_models=models, base_scores=base_scores, sample=args.sample, exact=args.exact)
     if args.json:
         print(json.dumps(rec.to_json_dict(explain=args.explain), indent=2))
         return 0
     print(format_recommendation(rec, explain=args.explain))
     return 0
+
+
+def _probe(task, args: argparse.Namespace) -> dict[str, float]:
+    """Zero-shot scores of the ``--probe`` models on a sample of the task (not recorded)."""
+    from advisor.model_sources import parse_model_paths
+    from advisor.probes import probe_zero_shot, scores_by_model
+
+    models = parse_model_paths(args.probe, option="--probe")
+    results = probe_zero_shot(task, models, n=args.probe_n, device=args.device,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for r in results:
+        print(f"probe: {r.base_model} zero-shot {r.score:.3f} ({r.metric}, {r.n} examples)", file=sys.stderr)
+    return scores_by_model(results)
 
 
 def format_recommendation(rec, *, explain: bool = False) -> str:

@@ -14,7 +14,7 @@ from real_model_tasks import ticket_routing_pairs
 from advisor import validation
 from advisor.cli import main
 from advisor.cli import validate_commands
-from advisor.recommendation import Explanation, ModelForecast, Recommendation
+from advisor.recommendation import Explanation, Gpt4Forecast, ModelForecast, Recommendation
 from advisor.rungs import RungMeasurement
 from advisor.validation import (
     ScoreEstimate,
@@ -35,11 +35,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _forecast(name: str, score: float, rank: int, half_width: float = 0.1) -> ModelForecast:
-    return ModelForecast(name, score, score - half_width, score + half_width, 0.1, score - 0.1, 0.5, rank=rank)
+    return ModelForecast(name, score, score - half_width, score + half_width, 0.1, score - 0.1, 0.5, 0.5, rank=rank)
 
 
 def _recommendation(*forecasts: ModelForecast) -> Recommendation:
-    return Recommendation(list(forecasts), Explanation([], [], "test"))
+    return Recommendation(list(forecasts), Explanation([], [], "test"), gpt4=Gpt4Forecast(0.5, 0.4, 0.6),
+                          verdict="possible", confidence="not very sure", verdict_probability=0.5, expected_regret=0.0,
+                          models_to_validate=[f.base_model for f in forecasts])
 
 
 def _rung(model: str, n: int, loss: float, score: float, n_eval: int = 100) -> RungMeasurement:
@@ -78,7 +80,7 @@ def test_rungs_too_small_for_the_data_are_refused_naming_their_sizes():
 
 # ------------------------------------------------------------------------------------------ the combination
 def test_the_prior_is_the_advisors_forecast_with_the_sd_its_interval_implies():
-    prior = prior_estimate(ModelForecast("m", 0.6, 0.4, 0.8, 0.2, 0.4, 0.5, rank=1, interval_level=0.8))
+    prior = prior_estimate(ModelForecast("m", 0.6, 0.4, 0.8, 0.2, 0.4, 0.5, 0.5, rank=1, interval_level=0.8))
     assert prior.mean == 0.6 and prior.sd == pytest.approx(0.2 / 1.2816, rel=1e-3)
     assert (prior.low, prior.high) == pytest.approx((0.4, 0.8))
 
