@@ -435,5 +435,6 @@ def test_two_real_models_are_validated_side_by_side_where_gemma_is_installed(smo
     assert sum(m.p_best for m in report.models) == pytest.approx(1.0)
     for model in report.models:
         assert [r.n_train for r in model.rungs] == [0, 16, 32]
-        assert model.rungs[-1].eval_loss < model.rungs[0].eval_loss and model.extrapolated is not None
+        assert model.rungs[-1].eval_loss < model.rungs[0].eval_loss and model.predicted_loss is not None
+        assert (model.extrapolated is not None) == model.score_moved  # a score still at zero-shot keeps the prior
     assert runs.groupby("model").size().to_dict() == {"gemma-3-270m": 3, "smollm2-135m-instruct": 3}
