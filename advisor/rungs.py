@@ -15,11 +15,9 @@ Example:
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 #: Completion tokens are scored in batches of this many sequences when measuring the held-out loss.
@@ -181,19 +179,13 @@ def held_out_loss(model: Any, sequences: Any, pad_id: int, autocast: Any = None)
 
 
 def with_lora_targets(config: Any, source: str, name: str) -> Any:
-    """``config`` with its LoRA target modules set: its own, else the registry's for the model (by name, or by
-    the architecture in a local ``config.json``)."""
+    """``config`` with its LoRA target modules set: its own, else the runner's default for the model (the
+    registry's, by name or by the architecture in a local ``config.json``)."""
     if getattr(config, "target_modules", None):
         return config
-    from models.registry import target_modules_for
+    from training_runs.qlora.runner import default_target_modules
 
-    architecture = None
-    config_file = Path(os.fspath(source)).expanduser() / "config.json"
-    try:
-        architecture = json.loads(config_file.read_text()).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        pass
-    return config.replace(target_modules=target_modules_for(name, architecture=architecture))
+    return config.replace(target_modules=default_target_modules(source, name))
 
 
 def _longest_completion(pairs: Any, tokenizer: Any) -> int:

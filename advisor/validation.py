@@ -9,9 +9,10 @@ recorded (one transaction per rung: ``learning-curve`` runs, plus the ``zero-sho
 validation's id in their provenance) and each model's curves are extrapolated to the full training pool:
 
 - the held-out loss with the anchored rectified scaling law (:mod:`advisor.extrapolation`);
-- the task score: see :data:`SCORE_METHODS`. ``"error-law"`` fits the same law to the error rate
-  ``1 - score`` (a saturating curve for the score); ``"loss-map"`` maps the extrapolated loss to a score by a
-  line fitted through the measured (loss, score) pairs.
+- the task score: see :data:`SCORE_METHODS`. ``"error-law"`` (the default, measured better) fits the same
+  law to the error rate ``1 - score`` (a saturating curve for the score); ``"loss-map"`` maps the
+  extrapolated loss to a score by a line fitted through the measured (loss, score) pairs. A score that has
+  not yet left its zero-shot level is not extrapolated (:func:`score_has_moved`): the model keeps the prior.
 
 The extrapolated score (mean and sd: the fit's interval plus the evaluation's binomial noise) is combined with
 the advisor's forecast (the prior: ``predicted_score``, sd from its interval at ``interval_level``) by
@@ -78,8 +79,9 @@ class ScoreEstimate:
 class ModelValidation:
     """One shortlisted model: its measured rungs, the curves' extrapolation, the prior and the combination.
 
-    ``extrapolated`` is None until two fine-tuned rungs exist; ``predicted_loss``/``loss_low``/``loss_high``
-    are the held-out loss forecast at the target size.
+    ``extrapolated`` is None until two fine-tuned rungs exist, and while ``score_moved`` is False (no
+    fine-tuned rung scores clearly above zero-shot: the combination is then the prior);
+    ``predicted_loss``/``loss_low``/``loss_high`` are the held-out loss forecast at the target size.
     """
 
     base_model: str
@@ -93,6 +95,7 @@ class ModelValidation:
     loss_low: float | None = None
     loss_high: float | None = None
     run_ids: list[int] = field(default_factory=list)
+    score_moved: bool = False
 
     @property
     def measured(self) -> list[RungMeasurement]:
@@ -299,7 +302,7 @@ def combine(
             base_model=name, advisor_rank=int(forecast.rank), prior=prior, rungs=rungs, extrapolated=extrapolated,
             combined=post, p_best=0.0, predicted_loss=loss[0] if loss else None,
             loss_low=loss[1] if loss else None, loss_high=loss[2] if loss else None,
-            run_ids=list((run_ids or {}).get(name, ())),
+            run_ids=list((run_ids or {}).get(name, ())), score_moved=score_has_moved(rungs),
         ))
     p_best = probability_best([m.combined for m in out], [priors[m.base_model] for m in out],
                               _prior_draws(samples, [m.base_model for m in out]), n_draws, seed)
@@ -321,12 +324,14 @@ def prior_estimate(forecast: Any, samples: Any = None, level: float = 0.8) -> Sc
 
 def extrapolate_score(
     rungs: Sequence[RungMeasurement], target_size: int, *, method: str = "error-law",
-    settings: FitSettings | None = None, level: float = 0.8,
+    settings: FitSettings | None = None, level: float = 0.8, require_movement: bool = True,
 ) -> tuple[ScoreEstimate | None, tuple[float, float, float] | None]:
     """The full-data score estimate from a model's measured rungs, and its loss forecast (mean, low, high).
 
-    (None, None) with fewer than two fine-tuned rungs. The score's sd adds the binomial noise of a score
-    measured on ``n_eval`` examples to the extrapolation's own.
+    (None, None) with fewer than two fine-tuned rungs; (None, loss) while the score has not left its
+    zero-shot level (see :func:`score_has_moved`; ``require_movement=False`` extrapolates it anyway): such a
+    curve says learning has not started, not where it ends. The score's sd adds the binomial noise of a score measured on ``n_eval`` examples to the
+    extrapolation's own.
     """
     tuned = sorted((r for r in rungs if r.n_train > 0 and r.eval_loss is not None), key=lambda r: r.n_train)
     if len(tuned) < 2:
@@ -334,6 +339,8 @@ def extrapolate_score(
     sizes = [r.n_train for r in tuned]
     loss_fit = fit_learning_curve(sizes, [r.eval_loss for r in tuned], settings)
     loss = (loss_fit.predict(target_size), *loss_fit.interval(target_size, level))
+    if require_movement and not score_has_moved(rungs):
+        return None, loss
     n_eval = max(r.n_eval for r in tuned)
     floor = 0.5 / n_eval  # an error rate of 0 on n_eval examples is "below 1/n_eval", not 0
     if method == "error-law":
@@ -349,6 +356,32 @@ def extrapolate_score(
     mean = min(max(mean, 0.0), 1.0)
     noise = math.sqrt(max(mean * (1 - mean), floor) / n_eval)
     return ScoreEstimate.gaussian(mean, math.sqrt(sd_fit**2 + noise**2), level), loss
+
+
+def score_has_moved(rungs: Sequence[RungMeasurement]) -> bool:
+    """Whether some fine-tuned rung scores above the zero-shot rung (else the lowest rung) by more than two
+    binomial standard errors of a score on ``n_eval`` examples.
+
+    Measured on the SmolLM2 ladders of ``benchmarks/score_extrapolation_bench.py``: curves still at their
+    zero-shot level (a task not learned yet) gave the largest errors, because a score that has not started
+    to move does not say where it will end.
+
+    Example:
+        >>> from advisor.rungs import RungMeasurement
+        >>> def rung(n, score):
+        ...     return RungMeasurement("m", 0, 0.0, n, 50, 1, 1.0, score, "exact_match", None, 0.0, "cpu", False, 0, 2)
+        >>> score_has_moved([rung(0, 0.0), rung(10, 0.02), rung(20, 0.0)]), score_has_moved([rung(0, 0.0), rung(10, 0.3)])
+        (False, True)
+    """
+    if not rungs:
+        return False
+    zero_shot = [r for r in rungs if r.n_train == 0]
+    tuned = [r for r in rungs if r.n_train > 0]
+    base = zero_shot[0] if zero_shot else min(rungs, key=lambda r: r.score)
+    n_eval = max(base.n_eval, 1)
+    p = base.score
+    se = math.sqrt(max(p * (1 - p), 1 / n_eval) / n_eval)
+    return any(r.score - base.score > 2 * se for r in tuned)
 
 
 def precision_weighted(prior: ScoreEstimate, measured: ScoreEstimate, level: float = 0.8) -> ScoreEstimate:

@@ -13,6 +13,7 @@ import numpy as np
 
 from featurizers.batch_features import SampleView
 from featurizers.registry import heuristic
+from featurizers.sampling import windows
 from tasks.task_kinds import TASK_KINDS, detect_task_kind, is_structured  # noqa: F401  (is_structured re-exported)
 
 #: The task kinds a profile can record (one vocabulary, defined in :mod:`tasks.task_kinds`).
@@ -41,21 +42,29 @@ def output_cardinality(s: SampleView) -> float:
     return float(len(set(s.nonempty_outputs)))
 
 
+def _per_window(values: list[str], fn) -> float:
+    parts = windows(len(values))
+    return float(np.mean([fn(values[w]) for w in parts])) if parts else math.nan
+
+
+def _entropy(outputs: list[str]) -> float:
+    counts = np.array(list(Counter(outputs).values()), dtype=np.float64)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum()) + 0.0
+
+
 @heuristic("output_distinct_ratio")
 def output_distinct_ratio(s: SampleView) -> float:
-    """Distinct non-empty outputs / non-empty outputs: near 0 for labels, 1 for free text."""
-    n = len(s.nonempty_outputs)
-    return len(set(s.nonempty_outputs)) / n if n else math.nan
+    """Distinct non-empty outputs / non-empty outputs, in windows of 500 outputs (averaged; all of them when
+    fewer), so it does not fall as the dataset grows: near 0 for labels, 1 for free text."""
+    return _per_window(s.nonempty_outputs, lambda w: len(set(w)) / len(w))
 
 
 @heuristic("label_entropy")
 def label_entropy(s: SampleView) -> float:
-    """Shannon entropy (bits) of the distribution of non-empty outputs: 1.0 for two balanced labels."""
-    counts = np.array(list(Counter(s.nonempty_outputs).values()), dtype=np.float64)
-    if not counts.size:
-        return math.nan
-    p = counts / counts.sum()
-    return float(-(p * np.log2(p)).sum()) + 0.0
+    """Shannon entropy (bits) of the non-empty outputs, in windows of 500 (averaged; all when fewer): 1.0 for
+    two balanced labels, at most log2(500) = 9.0 for free text whatever the dataset's size."""
+    return _per_window(s.nonempty_outputs, _entropy)
 
 
 @heuristic("output_in_input_share")

@@ -22,6 +22,7 @@ from featurizers.profile_types import FEATURIZER_VERSION, TaskProfile
 from featurizers.registry import HEURISTICS, MEASURES, Measure
 from featurizers.sampling import Reservoir
 from featurizers.stats import IntegerHistogram, MomentAccumulator
+from featurizers.text import rouge_words
 from tasks import DatasetError, TaskData
 
 #: Datasets up to this many unique examples are profiled whole by default; bigger ones get a sample of this size.
@@ -167,10 +168,12 @@ def profile(
         )
     sample_prompts, sample_completions, sample_raw = reservoir.rows()
     fixed = FixedText.estimate(sample_raw)
-    # The sample in the order of its examples' content keys (no fixed text), so the order-sensitive
-    # heuristics (MATTR windows, concatenated compressibility, tie-breaks) read the same sequence whether
-    # the template came as a template or written into the prompts.
-    order = np.argsort(example_keys(fixed.strip_all(sample_raw), sample_completions, seed), kind="stable").tolist()
+    # The sample in the order of its examples' content keys (no fixed text; case, punctuation and spacing
+    # normalized as ROUGE words), so the order-sensitive heuristics (MATTR, concatenated compressibility,
+    # windows, tie-breaks) read the same sequence whether the template came as a template or written into
+    # the prompts, and whatever blank lines separate its fields.
+    normalized = [" ".join(rouge_words(c)) for c in fixed.strip_all(sample_raw)]
+    order = np.argsort(example_keys(normalized, sample_completions, seed), kind="stable").tolist()
     sample_prompts, sample_completions, sample_raw = (
         [col[i] for i in order] for col in (sample_prompts, sample_completions, sample_raw)
     )

@@ -61,3 +61,24 @@ class Reservoir:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+#: Examples per window for the heuristics whose value depends on how many examples they see (distinct
+#: shares, label entropy, the nearest-neighbour learner): read in windows of this size and averaged, they
+#: stay put as a dataset grows or shrinks (beyond one window).
+WINDOW = 500
+
+
+def windows(n: int, size: int = WINDOW) -> list[slice]:
+    """Consecutive full windows of ``size`` over ``n`` items (the remainder left out), or one window of all
+    ``n`` when fewer; the sample is in random (key) order, so each window is a uniform sample.
+
+    Example:
+        >>> windows(1200, 500), windows(300, 500), windows(0)
+        ([slice(0, 500, None), slice(500, 1000, None)], [slice(0, 300, None)], [])
+    """
+    if n <= 0:
+        return []
+    if n < size:
+        return [slice(0, n)]
+    return [slice(i, i + size) for i in range(0, n - size + 1, size)]

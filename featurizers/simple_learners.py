@@ -7,7 +7,8 @@ Each learner predicts every example of a sample of the data:
 * ``majority_score``: the most frequent output, for every prompt (what knowing nothing about the
   prompt gets);
 * ``nearest_neighbor_score``: the output of the most similar other prompt (TF-IDF cosine over the part of
-  the prompt that varies), the crudest learner that reads the input;
+  the prompt that varies) among a window of 500 examples (so the pool, and the score, do not grow with the
+  dataset), the crudest learner that reads the input;
 * ``simple_learner_score``: the better of the two.
 
 On the study's reference tasks with fair samples, ``simple_learner_score`` correlates with the mean
@@ -29,6 +30,7 @@ import numpy as np
 from featurizers.batch_features import SampleView
 from featurizers.labels import detect_task_type
 from featurizers.registry import heuristic
+from featurizers.sampling import windows
 from tasks.metrics import Metric, UnsupportedMetricError, get_metric
 from tasks.task_kinds import metric_for_kind
 
@@ -116,10 +118,18 @@ def _scores(s: SampleView) -> dict[str, float]:
             values = [v for v in (_example_score(metric, p, r) for p, r in zip(predictions, outputs)) if v is not None]
             return float(np.mean(values)) if values else math.nan
 
-        neighbors = nearest_neighbors(s.input_contents[:SIMPLE_LEARNER_SAMPLE])
+        contents = s.input_contents[:SIMPLE_LEARNER_SAMPLE]
         top = majority_output(outputs)
         majority = mean_score(None if top is None else [top] * len(outputs))
-        nearest = mean_score(None if neighbors is None else [outputs[j] for j in neighbors])
+        # Neighbours are looked for within windows of 500 examples: in a bigger pool the nearest prompt is
+        # nearer, so a pool of the dataset's size would make the score grow with the dataset.
+        predictions: list[str] = []
+        for w in windows(len(outputs)):
+            neighbors = nearest_neighbors(contents[w])
+            if neighbors is not None:
+                predictions += [outputs[w][j] for j in neighbors]
+        # The windows cover the first len(predictions) outputs, which zip() pairs them with.
+        nearest = mean_score(predictions) if predictions else math.nan
         best = max((v for v in (majority, nearest) if not math.isnan(v)), default=math.nan)
         s.cache["simple_learners"] = {"majority": majority, "nearest": nearest, "best": best}
     return s.cache["simple_learners"]
@@ -133,7 +143,8 @@ def majority_score(s: SampleView) -> float:
 
 @heuristic("nearest_neighbor_score")
 def nearest_neighbor_score(s: SampleView) -> float:
-    """Task-metric score of predicting the output of the most similar other prompt (TF-IDF cosine)."""
+    """Task-metric score of predicting the output of the most similar other prompt (TF-IDF cosine) in its
+    window of 500 examples."""
     return _scores(s)["nearest"]
 
 

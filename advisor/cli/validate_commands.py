@@ -184,7 +184,8 @@ def format_report(report: Any, *, recorded: bool = True) -> str:
               f"{'combined':>22}{'P(best)':>9}")
     lines += [header, "  " + "-" * (len(header) - 2)]
     for m in models:
-        lines.append(f"  {m.base_model:<{width}}{_estimate(m.prior):>22}{_estimate(m.extrapolated):>22}"
+        extrapolated = _estimate(m.extrapolated) if m.extrapolated or not m.measured else "not learning yet"
+        lines.append(f"  {m.base_model:<{width}}{_estimate(m.prior):>22}{extrapolated:>22}"
                      f"{(f'{m.predicted_loss:.3f}' if m.predicted_loss is not None else '-'):>16}"
                      f"{_estimate(m.combined):>22}{m.p_best:>9.3f}")
     best = report.best
@@ -192,8 +193,8 @@ def format_report(report: Any, *, recorded: bool = True) -> str:
               f"{report.rungs_run} of {len(report.ladder)} rungs run"
               + (" (stopped early)" if report.stopped_early else ""),
               f"stopping rule: {report.stop_rule}",
-              f"score extrapolation: {report.score_method}; combination: precision-weighted Gaussians, P(best) by "
-              "Monte Carlo"]
+              f"score extrapolation: {report.score_method} (a score still at its zero-shot level is not extrapolated: "
+              "the prior stands); combination: precision-weighted Gaussians, P(best) by Monte Carlo"]
     n_runs = sum(len(m.run_ids) for m in models)
     lines.append(f"recorded {n_runs} runs (provenance {report.validation_id}...)" if recorded
                  else "not recorded (--no-record)")

@@ -135,12 +135,25 @@ def test_without_two_fine_tuned_rungs_the_combination_is_the_prior():
 def test_measured_curves_overturn_a_prior_that_ranked_the_models_the_other_way():
     forecasts = [_forecast("favoured", 0.7, 1, 0.15), _forecast("underdog", 0.6, 2, 0.15)]
     measured = {
-        "favoured": [_rung("favoured", n, 2.0 * n**-0.05, s) for n, s in ((100, 0.20), (200, 0.22), (400, 0.24))],
-        "underdog": [_rung("underdog", n, 2.0 * n**-0.3, s) for n, s in ((100, 0.50), (200, 0.62), (400, 0.72))],
+        "favoured": [_rung("favoured", n, 2.0 * (n + 1) ** -0.05, s)
+                     for n, s in ((0, 0.05), (100, 0.20), (200, 0.22), (400, 0.24))],
+        "underdog": [_rung("underdog", n, 2.0 * (n + 1) ** -0.3, s)
+                     for n, s in ((0, 0.05), (100, 0.50), (200, 0.62), (400, 0.72))],
     }
     out = combine(forecasts, measured, 3200)
     assert out[0].base_model == "underdog" and out[0].p_best > 0.95
     assert out[0].combined.mean > out[0].prior.mean and out[1].combined.mean < out[1].prior.mean
+
+
+def test_a_score_still_at_its_zero_shot_level_is_not_extrapolated_and_the_prior_stands():
+    # SmolLM2 on ticket routing after 4 steps on 16 and 32 tickets: loss falling, score still 0 (it reaches 1.0
+    # on the full data): a flat score says learning has not started, not where it ends
+    rungs = [_rung("m", 0, 14.3, 0.0, n_eval=48), _rung("m", 16, 6.64, 0.0, n_eval=48), _rung("m", 32, 6.25, 0.0, n_eval=48)]
+    score, loss = extrapolate_score(rungs, 256)
+    assert score is None and loss[0] < 6.25
+    out = combine([_forecast("m", 0.78, 1, 0.23)], {"m": rungs}, 256)
+    assert out[0].combined == out[0].prior and not out[0].score_moved
+    assert validation.score_has_moved(rungs + [_rung("m", 64, 2.0, 0.23, n_eval=48)])
 
 
 # ------------------------------------------------------------------------------------------ the stopping rule
@@ -424,5 +437,6 @@ def test_two_real_models_are_validated_side_by_side_where_gemma_is_installed(smo
     assert sum(m.p_best for m in report.models) == pytest.approx(1.0)
     for model in report.models:
         assert [r.n_train for r in model.rungs] == [0, 16, 32]
-        assert model.rungs[-1].eval_loss < model.rungs[0].eval_loss and model.extrapolated is not None
+        assert model.rungs[-1].eval_loss < model.rungs[0].eval_loss and model.predicted_loss is not None
+        assert (model.extrapolated is not None) == model.score_moved  # a score still at zero-shot keeps the prior
     assert runs.groupby("model").size().to_dict() == {"gemma-3-270m": 3, "smollm2-135m-instruct": 3}

@@ -132,3 +132,22 @@ def test_the_studys_own_definitions_still_see_the_template_text():
     assert long["input_tokens_mean"] > short["input_tokens_mean"] + 5
     assert long["compressibility_mean"] != short["compressibility_mean"]
     assert long["content_input_tokens_mean"] == short["content_input_tokens_mean"]
+
+
+def test_heuristics_that_count_distinct_outputs_or_neighbours_do_not_grow_with_the_dataset():
+    """Read in windows of 500 examples, they give a small and a big sample of one task alike (old definitions:
+    the entropy of free text was log2 of the sample's size, and a bigger pool held nearer neighbours)."""
+    rng = np.random.default_rng(3)
+    topics = [f"topic{k}" for k in range(40)]
+
+    def rows(n):
+        out = []
+        for i in range(n):
+            t = topics[int(rng.integers(40))]
+            out.append((f"{t} " + " ".join(rng.choice(WORDS, 6)) + f" case {i}", f"{t} answer {int(rng.integers(1000))}"))
+        return out
+
+    small, big = profile(_written_in(rows(1000), "Q: ", "\nA:")), profile(_written_in(rows(4000), "Q: ", "\nA:"))
+    assert small["label_entropy"] == pytest.approx(big["label_entropy"], abs=0.05)
+    assert small["output_distinct_ratio"] == pytest.approx(big["output_distinct_ratio"], abs=0.02)
+    assert small["nearest_neighbor_score"] == pytest.approx(big["nearest_neighbor_score"], abs=0.03)
