@@ -14,8 +14,9 @@ heuristics the training profiles define:
 * the **zero-shot level** (for the lift) by its error (MAE of each held-out task's mean zero-shot score).
 
 With two dozen tasks the candidates' scores are noisy, and the best of a dozen noisy scores is often luck. So
-each component takes the *simplest* candidate whose score is within one standard error of the best one (the
-"one-standard-error rule"); candidates are listed from simple to complex.
+each component takes the *simplest* candidate that is not worse than the best one by more than one standard
+error of their paired, task-by-task difference (the "one-standard-error rule"); candidates are listed from
+simple to complex.
 
 :func:`choose_recipe` sees only the table it is given. Used inside the folds of an outer
 leave-one-task-out (:func:`nested_leave_one_task_out`), the outer figures measure the whole procedure,
@@ -197,18 +198,24 @@ def _loo_beat(recipe: LevelRecipe, X: pd.DataFrame, margin: pd.Series, seed: int
 
 
 def one_standard_error_choice(scores: list[tuple[object, np.ndarray]]) -> object:
-    """The first candidate (they are listed simplest first) whose mean per-task score is within one standard
-    error of the lowest mean (lower is better).
+    """The first candidate (they are listed simplest first) whose per-task scores are not worse than the best
+    candidate's by more than one standard error of the paired difference (lower is better).
+
+    Pairing the two candidates' scores task by task compares them on the same tasks, so a candidate that is
+    worse on a whole kind of task is told apart from one that is merely noisier.
 
     Example:
-        >>> one_standard_error_choice([("simple", np.array([0.11, 0.09])), ("complex", np.array([0.10, 0.09]))])
+        >>> one_standard_error_choice([("simple", np.array([0.11, 0.09, 0.10])), ("complex", np.array([0.10, 0.09, 0.10]))])
         'simple'
     """
     means = [float(np.mean(v)) for _, v in scores]
-    best = int(np.argmin(means))
-    values = scores[best][1]
-    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-    return next(c for (c, _), m in zip(scores, means) if m <= means[best] + se + 1e-12)
+    best = scores[int(np.argmin(means))][1]
+    for (candidate, values), mean in zip(scores, means):
+        diff = values - best
+        se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        if float(np.mean(diff)) <= se + 1e-12:
+            return candidate
+    raise AssertionError("the best candidate is always within one standard error of itself")
 
 
 def choose_recipe(table: TrainingTable, *, uses_base_scores: bool = False, seed: int = 0,

@@ -33,8 +33,11 @@ from advisor.linear import StandardizedRidgeCV
 
 #: Neighbours averaged in the distance input of the scale model.
 DISTANCE_NEIGHBOURS = 3
-#: Smallest scale (RMS error) a task can get: no forecast of a new task is that sure.
+#: Smallest scale (error size) a task can get: no forecast of a new task is that sure.
 MIN_SCALE = 0.01
+#: Nor can a task's scale fall below this share of the training tasks' average error size: two dozen tasks
+#: cannot show that some new task is forecast many times more precisely than the rest.
+MIN_RELATIVE_SCALE = 0.25
 #: Gaussian smoothing of the standardized residual draws, as a share of their standard deviation.
 JITTER = 0.25
 
@@ -76,7 +79,8 @@ def nearest_distances(query: np.ndarray, points: np.ndarray, k: int = DISTANCE_N
 
 class ScaleModel:
     """A task's expected out-of-fold error size from its scale inputs: a ridge on the size itself (floored at
-    :data:`MIN_SCALE`; the average size when there are no inputs). Fitting the size, not its logarithm, keeps
+    :data:`MIN_RELATIVE_SCALE` of the average size, and :data:`MIN_SCALE`; the average size when there are no
+    inputs). Fitting the size, not its logarithm, keeps
     two dozen single errors from swinging the fit.
 
     Example:
@@ -97,7 +101,8 @@ class ScaleModel:
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
         if self.model_ is None:
             return np.full(len(inputs), self.mean_)
-        return np.maximum(self.model_.predict(inputs[self.columns_].to_numpy(float)), MIN_SCALE)
+        floor = max(MIN_SCALE, MIN_RELATIVE_SCALE * self.mean_)
+        return np.maximum(self.model_.predict(inputs[self.columns_].to_numpy(float)), floor)
 
     @staticmethod
     def leave_one_out(inputs: pd.DataFrame, sizes: pd.Series) -> np.ndarray:
