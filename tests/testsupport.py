@@ -41,3 +41,14 @@ def real_model_dir(name: str, *, required_in_ci: bool = True) -> Path:
         if required_in_ci:
             require_service(f"the real model {name} ({exc})")
         pytest.skip(f"the real model {name} is not installed ({exc})")
+
+
+def write_pairs_csv(path: Path, header: tuple[str, str], pairs) -> Path:
+    """Write ``pairs`` (an iterable of two-item rows) as a CSV file with ``header``; return the path."""
+    import csv
+
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(pairs)
+    return path

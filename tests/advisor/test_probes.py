@@ -1,11 +1,11 @@
 """The zero-shot probe: `advisor probe` and probe_zero_shot, with the real SmolLM2-135M and the tiny model."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import pytest
+from testsupport import write_pairs_csv
 from real_model_tasks import capital_pairs
 
 from advisor.cli import main
@@ -20,12 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture
 def capitals_csv(tmp_path):
-    path = tmp_path / "capitals.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["question", "answer"])
-        writer.writerows(capital_pairs())
-    return path
+    return write_pairs_csv(tmp_path / "capitals.csv", ("question", "answer"), capital_pairs())
 
 
 @pytest.fixture(scope="module")

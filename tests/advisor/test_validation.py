@@ -2,13 +2,13 @@
 the stopping rule, the recorded runs, and end to end with the real SmolLM2-135M (locally and on Ray)."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 
 import numpy as np
 import pytest
+from testsupport import write_pairs_csv
 from real_model_tasks import ticket_routing_pairs
 
 from advisor import validation
@@ -269,12 +269,7 @@ class _FakeAdvisor:
 
 @pytest.fixture
 def tickets_csv(tmp_path):
-    path = tmp_path / "tickets.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["ticket", "team"])
-        writer.writerows(ticket_routing_pairs(160))
-    return path
+    return write_pairs_csv(tmp_path / "tickets.csv", ("ticket", "team"), ticket_routing_pairs(160))
 
 
 @pytest.fixture(scope="module")

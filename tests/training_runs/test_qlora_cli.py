@@ -1,11 +1,11 @@
 """``advisor finetune`` on the tiny model, through the real CLI entry point (``advisor validate``: tests/advisor/test_validation.py)."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import pytest
+from testsupport import write_pairs_csv
 import torch
 from qlora_helpers import parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
 
@@ -17,12 +17,7 @@ from training_runs.store import Store
 
 @pytest.fixture
 def parity_csv(tmp_path):
-    path = tmp_path / "parity.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["question", "answer"])
-        writer.writerows(parity_pairs(40))
-    return path
+    return write_pairs_csv(tmp_path / "parity.csv", ("question", "answer"), parity_pairs(40))
 
 
 def _runs():

@@ -5,13 +5,13 @@ The kills are real: ``advisor finetune`` runs in a subprocess that sends itself 
 """
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from testsupport import write_pairs_csv
 from qlora_helpers import fast_config, parity_pairs, tiny_model_dir  # noqa: F401 (fixtures)
 
 from advisor.cli import main
@@ -65,12 +65,7 @@ sys.exit(main(sys.argv[2:]))
 
 @pytest.fixture
 def parity_csv(tmp_path):
-    path = tmp_path / "parity.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["question", "answer"])
-        writer.writerows(parity_pairs(40))
-    return path
+    return write_pairs_csv(tmp_path / "parity.csv", ("question", "answer"), parity_pairs(40))
 
 
 def _finetune_args(model_dir: Path, data: Path, root: Path) -> list[str]:
