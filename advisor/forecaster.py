@@ -47,6 +47,8 @@ INTERVAL_LEVEL = 0.8
 BEAT_KERNEL = 0.005
 #: Feature the level reads from measured zero-shot scores.
 BASE_MEAN_FEATURE = "measured_base_mean"
+#: At most this many models are named in the warning about descriptors outside the study's range.
+CLAMPED_LISTED = 5
 #: Multipliers of the out-of-fold errors tried when calibrating the intervals inside the training tasks.
 WIDTH_MULTIPLIERS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 
@@ -504,8 +506,11 @@ class JointForecaster:
             out.append(f"outside the reference tasks' range (forecast as at the nearest edge): {values}")
         if clamped:
             listed = "; ".join(f"{model} ({', '.join(names)})" for model, names in clamped.items())
-            out.append(f"descriptors outside the study's models' range (2023-24 releases of their sizes), so the prior "
-                       f"uses the nearest study value instead of extrapolating a trend: {listed}")
+            if len(clamped) > CLAMPED_LISTED:
+                listed = f"{len(clamped)} models, e.g. " + "; ".join(
+                    f"{model} ({', '.join(names)})" for model, names in list(clamped.items())[:CLAMPED_LISTED])
+            out.append(f"descriptors outside the study's models' range (their sizes and 2023-07 to 2024-02 releases), "
+                       f"so the prior uses the nearest study value instead of extrapolating a trend: {listed}")
         without = [m for m in low_conf if runs[m] == 0]
         if without:
             out.append(f"{len(without)} model(s) have no runs and are forecast from the study's models as a prior "

@@ -150,7 +150,7 @@ def format_recommendation(rec, *, explain: bool = False) -> str:
         f"Verdict: fine-tuning is {rec.verdict} to pay off ({rec.confidence}: {rec.verdict_probability:.0%}); "
         f"best pick {best.base_model}, forecast {best.predicted_score:.3f}, lift {best.predicted_lift:+.3f}, "
         f"P(beat GPT-4) {best.p_beat_gpt4:.0%}.",
-        f"To be sure of the pick, validate: {', '.join(rec.models_to_validate)} (together 80% of P(best)); "
+        f"To be sure of the pick, validate {_validation_list(rec)}; "
         f"expected regret of picking {best.base_model}: {rec.expected_regret:.3f}.",
     ]
     if rec.warnings:
@@ -165,6 +165,20 @@ def format_recommendation(rec, *, explain: bool = False) -> str:
             gpt4 = "n/a" if t.gpt4_score is None else f"{t.gpt4_score:.3f}"
             lines.append(f"  {t.task:<20} best {t.best_model} {t.best_finetuned_score:.3f}, mean lift {t.mean_lift:+.3f}, GPT-4 {gpt4}")
     return "\n".join(lines)
+
+
+def _validation_list(rec) -> str:
+    """The models worth validating: those with runs by name, those without counted (named when few)."""
+    runs = {f.base_model: f.runs for f in rec.forecasts}
+    with_runs = [m for m in rec.models_to_validate if runs.get(m, 0) > 0]
+    without = [m for m in rec.models_to_validate if runs.get(m, 0) == 0]
+    text = ", ".join(with_runs)
+    note = "together 80% of P(best)"
+    if without:
+        named = ", ".join(without) if len(without) <= 3 else f"{len(without)} models without runs ({', '.join(without[:3])} ...)"
+        text = f"{text} and {named}" if text else named
+        note += "; --no-registry ranks only models with runs"
+    return f"{text} ({note})"
 
 
 def _open_table(url: str | None):

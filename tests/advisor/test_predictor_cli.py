@@ -48,7 +48,7 @@ def test_rank_prints_a_readable_table_with_the_metric_gpt4_and_the_verdict(capsy
                  "--template", "Review: {review}", "--explain"]) == 0
     out = capsys.readouterr().out
     for text in ("metric:", "GPT-4 forecast:", "80% interval", "zero-shot", "P(best)", "Verdict: fine-tuning is",
-                 "validate:", "Most similar reference tasks"):
+                 "To be sure of the pick, validate", "(together 80% of P(best)", "Most similar reference tasks"):
         assert text in out
 
 
