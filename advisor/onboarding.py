@@ -205,9 +205,8 @@ def onboarding_curve(table: TrainingTable, ks: Sequence[int] = CURVE_KS, *, seed
     models = list(models or table.models)
     tasks = table.tasks
     counts = table.heuristics.get("n_examples", pd.Series(0.0, index=tasks))
-    records: dict[tuple[str, int], list[tuple[float, float, str]]] = {}
+    records: dict[tuple[str, int], list[tuple[str, str, float, float]]] = {}
     full: list[tuple[str, str, float, float]] = []
-    regret_inputs: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
     recipe_name = ""
     for held in models:
         others = [m for m in table.models if m != held]

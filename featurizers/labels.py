@@ -14,7 +14,7 @@ import numpy as np
 from featurizers.batch_features import SampleView
 from featurizers.registry import heuristic
 from featurizers.sampling import windows
-from tasks.task_kinds import TASK_KINDS, detect_task_kind, is_structured  # noqa: F401  (is_structured re-exported)
+from tasks.task_kinds import TASK_KINDS, detect_task_kind
 
 #: The task kinds a profile can record (one vocabulary, defined in :mod:`tasks.task_kinds`).
 TASK_TYPES = TASK_KINDS
