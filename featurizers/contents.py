@@ -57,12 +57,43 @@ def _word_boundary_prefix(common: str) -> int:
 _LINE_LABEL = re.compile(r"^[^\S\n]*[^\s:][^\n:]{0,39}:(?=[ \t]|$)[ \t]*")
 
 
+def _shared_end(texts: Sequence[str]) -> str:
+    """The end every text shares, cut back so it starts at a word boundary of every text, and cut to start
+    at its first line start when, in some text, it holds that line's whole value (what it leaves of the line
+    is nothing or only a label): ``Context: the`` and ``Context: the the`` share `` the``, which a template
+    given as a template keeps as content. Without a line start the shared end is then none.
+
+    Example:
+        >>> _shared_end(["C: the\\nA:", "C: the the\\nA:"]), _shared_end(["x y\\nA:", "z y\\nA:"])
+        ('\\nA:', ' y\\nA:')
+    """
+    backwards = [t[::-1] for t in texts]
+    n = len(os.path.commonprefix(backwards))
+    if n and not all(len(b) == n or not b[n].isalnum() for b in backwards):
+        n = _word_boundary_prefix(backwards[0][:n])
+    suffix = texts[0][len(texts[0]) - n:] if n else ""
+    for text in texts if suffix and not suffix.startswith("\n") else ():
+        line = text[: len(text) - len(suffix)].rsplit("\n", 1)[-1]
+        label = _LINE_LABEL.match(line)
+        if not line.strip() or (label and label.end() == len(line)):
+            cut = suffix.find("\n")
+            return suffix[cut:] if cut >= 0 else ""
+    return suffix
+
+
+def _without_label(line: str, labels: set[str] | frozenset[str]) -> str:
+    """``line`` without its line-start label when that label is one of ``labels``."""
+    m = _LINE_LABEL.match(line) if labels else None
+    return line[m.end():] if m and m.group(0).strip() in labels else line
+
+
 @dataclass(frozen=True)
 class FixedText:
     """The fixed text of a sample of contents: the start every content has (``prefix``) and the end
-    (``suffix``), cut at word boundaries, then the lines every content holds (``lines``, e.g. a question
-    between two fields) and the labels every content starts a line with (``labels``, e.g. ``Option 2:``).
-    :meth:`strip` removes them from any content that has them.
+    (``suffix``), cut at word boundaries, then the labels every content starts a line with (``labels``, e.g.
+    ``Option 2:``) and the lines every content holds once those labels are cut off (``lines``, e.g. a
+    question between two fields). :meth:`strip` removes them from any content that has them, and a line
+    that held only a label with it.
     """
 
     prefix: str = ""
@@ -86,20 +117,18 @@ class FixedText:
             return cls()
         prefix = texts[0][: _word_boundary_prefix(os.path.commonprefix(list(texts)))]
         rest = [t[len(prefix):] for t in texts]
-        n = _word_boundary_prefix(os.path.commonprefix([r[::-1] for r in rest]))
-        suffix = rest[0][len(rest[0]) - n:] if n else ""
+        suffix = _shared_end(rest)
         middles = [r[: len(r) - len(suffix)] for r in rest]
-        lines: set[str] | None = None
-        labels: set[str] | None = None
-        for text in middles:
-            split = text.split("\n")
-            mine = {line.strip() for line in split if line.strip()}
-            theirs = {m.group(0).strip() for m in map(_LINE_LABEL.match, split) if m}
-            lines = mine if lines is None else lines & mine
-            labels = theirs if labels is None else labels & theirs
-            if not lines and not labels:
+        splits = [text.split("\n") for text in middles]
+        labels: set[str] = set.intersection(
+            *({m.group(0).strip() for m in map(_LINE_LABEL.match, split) if m} for split in splits))
+        lines: set[str] = set()
+        for i, split in enumerate(splits):
+            mine = {value.strip() for value in (_without_label(line, labels) for line in split) if value.strip()}
+            lines = mine if i == 0 else lines & mine
+            if not lines:
                 break
-        return cls(prefix, suffix, frozenset(lines or ()), frozenset(labels or ()))
+        return cls(prefix, suffix, frozenset(lines), frozenset(labels))
 
     def strip(self, text: str) -> str:
         """``text`` without the fixed text where it has it."""
@@ -108,12 +137,13 @@ class FixedText:
         if self.suffix and text.endswith(self.suffix):
             text = text[: len(text) - len(self.suffix)]
         if self.lines or self.labels:
-            text = "\n".join(self._strip_line(line) for line in text.split("\n") if line.strip() not in self.lines)
+            kept = []
+            for line in text.split("\n"):
+                value = _without_label(line, self.labels)
+                if value.strip() not in self.lines and (value.strip() or not line.strip()):
+                    kept.append(value)
+            text = "\n".join(kept)
         return text
-
-    def _strip_line(self, line: str) -> str:
-        m = _LINE_LABEL.match(line) if self.labels else None
-        return line[m.end():] if m and m.group(0).strip() in self.labels else line
 
     def strip_all(self, texts: Sequence[str]) -> list[str]:
         if not (self.prefix or self.suffix or self.lines or self.labels):

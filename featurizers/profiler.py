@@ -171,9 +171,14 @@ def profile(
     # The sample in the order of its examples' content keys (no fixed text; case, punctuation and spacing
     # normalized as ROUGE words), so the order-sensitive heuristics (MATTR, concatenated compressibility,
     # windows, tie-breaks) read the same sequence whether the template came as a template or written into
-    # the prompts, and whatever blank lines separate its fields.
-    normalized = [" ".join(rouge_words(c)) for c in fixed.strip_all(sample_raw)]
-    order = np.argsort(example_keys(normalized, sample_completions, seed), kind="stable").tolist()
+    # the prompts, and whatever blank lines separate its fields. Contents with the same words split into other
+    # lines ("a\nb b" and "a b\nb") tie on that key and are ordered by their lines' words.
+    stripped = fixed.strip_all(sample_raw)
+    normalized = [" ".join(rouge_words(c)) for c in stripped]
+    by_line = ["\n".join(w for w in (" ".join(rouge_words(line)) for line in c.split("\n")) if w) for c in stripped]
+    order = np.lexsort((
+        example_keys(by_line, sample_completions, seed), example_keys(normalized, sample_completions, seed),
+    )).tolist()
     sample_prompts, sample_completions, sample_raw = (
         [col[i] for i in order] for col in (sample_prompts, sample_completions, sample_raw)
     )

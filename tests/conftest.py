@@ -1,12 +1,19 @@
 """Shared fixtures. Tests never touch the user's real database: ADVISOR_DB_URL points into tmp."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from task_samples import ROWS, write_jsonl
 from testsupport import REFERENCE_TASKS, REPO_ROOT, SHARED, real_model_dir, require_service  # noqa: F401  (re-exported)
+
+# Property tests explore new examples on every local run; CI (HYPOTHESIS_PROFILE=ci, set by .ci/run) draws the
+# same ones each run, so a red CI is reproducible and a green one is not luck of the draw.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

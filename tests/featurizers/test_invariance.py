@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from featurizers import INVARIANT_HEURISTICS, TaskProfile, load_task, profile
@@ -75,6 +75,12 @@ _pairs_of_fields = st.lists(st.tuples(_sentence, _sentence, _output), min_size=2
 
 @PROPERTY
 @given(_pairs_of_fields)
+# Field values that share words with each other, as CI once drew: the shared end holds a whole value of one
+# row; the values swap between rows; the same words split into other lines.
+@example([("the", "the", "yes"), ("the the", "the the", "yes")])
+@example([("the", "the the", "yes"), ("the the", "the", "yes")])
+@example([("the", "the the", "yes"), ("the the", "the the the", "yes")])
+@example([("the", "the the the the", "yes"), ("the the", "the the the", "yes")])
 def test_two_fields_written_into_the_prompts_read_like_the_template_that_labels_them_otherwise(rows):
     frame = pd.DataFrame({"q": [r[0] for r in rows], "c": [r[1] for r in rows], "a": [r[2] for r in rows]})
     templated = load_task(frame, template="Question: {q}\nPassage: {c}\nAnswer:", target_col="a")
