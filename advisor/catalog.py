@@ -40,6 +40,7 @@ import pandas as pd
 
 from advisor.catalog_spec import CatalogEntry, parse_entries, read_catalog
 from advisor.catalog_workers import CallFailure, WorkerPool, default_context
+from advisor.ray_address import unreachable_reason
 from advisor.report import KEY_HEURISTICS, atomic_write_bytes
 from featurizers.profile_types import TaskProfile
 
@@ -491,6 +492,9 @@ def _run_ray(jobs: list[_Job], advisor: "Advisor", key_heuristics: Sequence[str]
     ray = _import_ray()
     started_here = False
     if not ray.is_initialized():
+        problem = unreachable_reason(ray_address)
+        if problem:
+            raise CatalogEngineError(f"cannot connect to Ray: {problem}")
         try:
             ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})

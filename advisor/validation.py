@@ -42,6 +42,7 @@ import numpy as np
 
 from advisor.extrapolation import FitSettings, fit_learning_curve
 from advisor.model_sources import resolve_model_sources
+from advisor.ray_address import unreachable_reason
 from advisor.rungs import RungMeasurement, RungSpec, measure_rung
 
 DEFAULT_LADDER: tuple[float, ...] = (1 / 64, 1 / 32, 1 / 16, 1 / 8)
@@ -529,6 +530,9 @@ class _RayRunner:
         self._ray = ray
         self._started_here = False
         if not ray.is_initialized():
+            problem = unreachable_reason(address)
+            if problem:
+                raise ValidationError(f"cannot connect to Ray: {problem}")
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})

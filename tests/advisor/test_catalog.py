@@ -164,6 +164,13 @@ def test_the_ray_engine_without_ray_installed_says_how_to_install_it(monkeypatch
         score_catalog(example_catalog_path(), store=store, advisor=advisor, engine="ray")
 
 
+def test_a_ray_address_where_nothing_answers_is_refused_at_once_naming_it(store, advisor, free_port):
+    pytest.importorskip("ray")
+    with pytest.raises(CatalogEngineError, match=f"nothing answers at 127.0.0.1:{free_port}.*--ray-address"):
+        score_catalog(example_catalog_path(), store=store, advisor=advisor, engine="ray",
+                      ray_address=f"127.0.0.1:{free_port}")
+
+
 def test_bad_options_are_refused_before_any_work(tmp_path, store, advisor):
     with pytest.raises(CatalogEngineError, match="unknown engine"):
         score_catalog(example_catalog_path(), engine="spark", store=store, advisor=advisor)
