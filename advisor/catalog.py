@@ -40,7 +40,7 @@ import pandas as pd
 
 from advisor.catalog_spec import CatalogEntry, parse_entries, read_catalog
 from advisor.catalog_workers import CallFailure, WorkerPool, default_context
-from advisor.ray_address import unreachable_reason
+from advisor.ray_cluster import RAY_INSTALL_HINT, RayUnavailable, import_ray, join_ray
 from advisor.report import KEY_HEURISTICS, atomic_write_bytes
 from featurizers.profile_types import TaskProfile
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from training_runs.store import Store
 
 ENGINES = ("local", "ray")
-RAY_INSTALL_HINT = "the ray engine needs Ray, which is not installed: pip install 'finetune-advisor[ray]'"
 
 #: Columns of the output table, in order (key heuristics follow ``key_heuristics``).
 ROW_COLUMNS = (
@@ -344,7 +343,10 @@ def score_catalog(
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = int(workers)
     if engine == "ray":
-        _import_ray()  # fail before any work when Ray is missing
+        try:
+            import_ray()  # fail before any work when Ray is missing
+        except RayUnavailable as exc:
+            raise CatalogEngineError(str(exc)) from exc
     out_path = _check_out(out)
     if isinstance(catalog_path_or_entries, (str, os.PathLike)):
         entries = read_catalog(catalog_path_or_entries)
@@ -475,35 +477,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return default_context(_WORKER_PRELOAD)
 
 
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise CatalogEngineError(RAY_INSTALL_HINT) from exc
-    return ray
-
-
 def _ray_score(job: _Job, advisor: "Advisor", key_heuristics: Sequence[str]) -> _Outcome:
     return _score_job(job, advisor, key_heuristics)
 
 
 def _run_ray(jobs: list[_Job], advisor: "Advisor", key_heuristics: Sequence[str], ray_address: str | None,
              record: Callable[[_Job, _Outcome], None]) -> None:
-    ray = _import_ray()
-    started_here = False
-    if not ray.is_initialized():
-        problem = unreachable_reason(ray_address)
-        if problem:
-            raise CatalogEngineError(f"cannot connect to Ray: {problem}")
-        try:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = ray_address or "a local Ray instance"
-            hint = ("; if the cluster uses token authentication (the default for clusters started by Ray >= 2.59), "
-                    "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token)") if ray_address else ""
-            raise CatalogEngineError(f"cannot connect to Ray at {where}: {exc}{hint}") from exc
-        started_here = True
+    try:
+        ray, started_here = join_ray(ray_address)
+    except RayUnavailable as exc:
+        raise CatalogEngineError(str(exc)) from exc
     try:
         if not jobs:
             return
@@ -526,13 +509,6 @@ def _run_ray(jobs: list[_Job], advisor: "Advisor", key_heuristics: Sequence[str]
     finally:
         if started_here:
             ray.shutdown()
-
-
-def _code_path() -> str:
-    """The folder holding the ``advisor`` package, so Ray workers can import it without an install."""
-    here = str(Path(__file__).resolve().parents[1])
-    existing = os.environ.get("PYTHONPATH")
-    return here if not existing else f"{here}{os.pathsep}{existing}"
 
 
 def row_dicts(report: CatalogReport) -> list[dict[str, Any]]:

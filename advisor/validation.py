@@ -35,21 +35,19 @@ import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from advisor.extrapolation import FitSettings, fit_learning_curve
 from advisor.model_sources import resolve_model_sources
-from advisor.ray_address import unreachable_reason
+from advisor.ray_cluster import RayUnavailable, join_ray
 from advisor.rungs import RungMeasurement, RungSpec, measure_rung
 
 DEFAULT_LADDER: tuple[float, ...] = (1 / 64, 1 / 32, 1 / 16, 1 / 8)
 #: How the full-data score is extrapolated (see the module docstring).
 SCORE_METHODS = ("error-law", "loss-map")
 ENGINES = ("local", "ray")
-RAY_INSTALL_HINT = "the ray engine needs Ray, which is not installed: pip install 'finetune-advisor[ray]'"
 #: Provenance prefix of every run a validation records.
 VALIDATION_PROVENANCE = "validate"
 _MIN_PRIOR_SD = 0.01
@@ -524,23 +522,10 @@ class _RayRunner:
 
     def __init__(self, address: str | None, gpus: float, cpus: float) -> None:
         try:
-            import ray
-        except ImportError as exc:
-            raise ValidationError(RAY_INSTALL_HINT) from exc
+            ray, self._started_here = join_ray(address)
+        except RayUnavailable as exc:
+            raise ValidationError(str(exc)) from exc
         self._ray = ray
-        self._started_here = False
-        if not ray.is_initialized():
-            problem = unreachable_reason(address)
-            if problem:
-                raise ValidationError(f"cannot connect to Ray: {problem}")
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         runtime_env={"env_vars": {"PYTHONPATH": _code_path()}})
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                hint = ("; if the cluster uses token authentication (the default for clusters started by Ray >= 2.59), "
-                        "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token)") if address else ""
-                raise ValidationError(f"cannot connect to Ray at {address or 'a local Ray instance'}: {exc}{hint}") from exc
-            self._started_here = True
         available = ray.cluster_resources().get("GPU", 0.0)
         if gpus > 0 and available < gpus:
             raise ValidationError(f"each rung asks for {gpus:g} GPU(s) (--ray-gpus-per-task) but the Ray cluster "
@@ -566,9 +551,3 @@ class _RayRunner:
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
-
-
-def _code_path() -> str:
-    """The folder holding the ``advisor`` package (and its siblings), so Ray workers import this checkout."""
-    here = str(Path(__file__).resolve().parents[1])
-    return os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)

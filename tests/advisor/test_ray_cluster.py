@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from advisor.ray_address import unreachable_reason
+from advisor.ray_cluster import unreachable_reason
 
 
 @pytest.mark.parametrize("address", [None, "auto", "local", " AUTO "])
@@ -39,6 +39,6 @@ def test_an_address_that_accepts_a_connection_goes_on_to_ray(scheme):
 def test_the_docstring_examples_run_and_show_what_they_say():
     import doctest
 
-    import advisor.ray_address
+    import advisor.ray_cluster
 
-    assert doctest.testmod(advisor.ray_address).failed == 0
+    assert doctest.testmod(advisor.ray_cluster).failed == 0
