@@ -89,6 +89,15 @@ def tagged_processes(tag: str) -> list[int]:
     return found
 
 
+def kill_tagged_processes(tag: str) -> None:
+    """SIGKILL every process :func:`tagged_processes` finds (a test's clean-up); one that exits first is skipped."""
+    for pid in tagged_processes(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -15,7 +15,7 @@ import pytest
 
 from advisor.catalog import score_catalog
 from advisor.examples import list_examples
-from catalog_hooks import TAG_VARIABLE, MisbehavingAdvisor, tagged_processes, wait_for
+from catalog_hooks import TAG_VARIABLE, MisbehavingAdvisor, kill_tagged_processes, tagged_processes, wait_for
 from testsupport import REPO_ROOT
 from training_runs.store import Store
 
@@ -127,8 +127,7 @@ def test_sigint_stops_the_batch_at_once_keeping_the_finished_rows_and_leaving_no
             assert store.stats()["catalog_results"] == 2
         wait_for(lambda: not tagged_processes(tag), 30, "every descendant to exit")
     finally:
-        for pid in tagged_processes(tag):
-            os.kill(pid, signal.SIGKILL)
+        kill_tagged_processes(tag)
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the descendants")
@@ -140,5 +139,4 @@ def test_kill_9_of_a_batch_leaves_no_worker_fork_server_or_resource_tracker(tmp_
         batch.wait(60)
         wait_for(lambda: not tagged_processes(tag), 30, "every descendant to exit")
     finally:
-        for pid in tagged_processes(tag):
-            os.kill(pid, signal.SIGKILL)
+        kill_tagged_processes(tag)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from advisor.catalog_workers import CallFailure, WorkerPool, describe_exit
-from catalog_hooks import TAG_VARIABLE, misbehave, tagged_processes, wait_for
+from catalog_hooks import TAG_VARIABLE, kill_tagged_processes, misbehave, tagged_processes, wait_for
 from testsupport import REPO_ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -98,8 +98,7 @@ def test_no_worker_fork_server_or_helper_survives_a_kill_9_of_the_parent(tmp_pat
         parent.wait(30)
         wait_for(lambda: not tagged_processes(tag), 30, "every descendant to exit")
     finally:
-        for pid in tagged_processes(tag):
-            os.kill(pid, signal.SIGKILL)
+        kill_tagged_processes(tag)
         if parent.poll() is None:
             parent.kill()
 
