@@ -72,7 +72,9 @@ def _shared_end(texts: Sequence[str]) -> str:
     if n and not all(len(b) == n or not b[n].isalnum() for b in backwards):
         n = _word_boundary_prefix(backwards[0][:n])
     suffix = texts[0][len(texts[0]) - n:] if n else ""
-    for text in texts if suffix and not suffix.startswith("\n") else ():
+    if not suffix or suffix.startswith("\n"):
+        return suffix
+    for text in texts:
         line = text[: len(text) - len(suffix)].rsplit("\n", 1)[-1]
         label = _LINE_LABEL.match(line)
         if not line.strip() or (label and label.end() == len(line)):

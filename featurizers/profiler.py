@@ -174,8 +174,8 @@ def profile(
     # the prompts, and whatever blank lines separate its fields. Contents with the same words split into other
     # lines ("a\nb b" and "a b\nb") tie on that key and are ordered by their lines' words.
     stripped = fixed.strip_all(sample_raw)
-    normalized = [" ".join(rouge_words(c)) for c in stripped]
     by_line = ["\n".join(w for w in (" ".join(rouge_words(line)) for line in c.split("\n")) if w) for c in stripped]
+    normalized = [words.replace("\n", " ") for words in by_line]  # ROUGE words never span a line break
     order = np.lexsort((
         example_keys(by_line, sample_completions, seed), example_keys(normalized, sample_completions, seed),
     )).tolist()
