@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ def _isolated_database(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("ADVISOR_DATA_DIR", str(db_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A loopback TCP port nothing listens on (bound, read and released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

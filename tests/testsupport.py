@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,10 @@ def write_pairs_csv(path: Path, header: tuple[str, str], pairs) -> Path:
         writer.writerow(header)
         writer.writerows(pairs)
     return path
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (bound, read and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,6 +12,7 @@ import featurizers
 from advisor.catalog import CatalogEngineError, score_catalog
 from advisor.cli import main
 from advisor.examples import example_catalog_path, list_examples
+from testsupport import free_port
 from training_runs.store import Store
 
 REFERENCE_SUBSET = ("boolq", "glue_wnli", "dbpedia")
@@ -164,11 +165,12 @@ def test_the_ray_engine_without_ray_installed_says_how_to_install_it(monkeypatch
         score_catalog(example_catalog_path(), store=store, advisor=advisor, engine="ray")
 
 
-def test_a_ray_address_where_nothing_answers_is_refused_at_once_naming_it(store, advisor, free_port):
+def test_a_ray_address_where_nothing_answers_is_refused_at_once_naming_it(store, advisor):
     pytest.importorskip("ray")
-    with pytest.raises(CatalogEngineError, match=f"nothing answers at 127.0.0.1:{free_port}.*--ray-address"):
+    port = free_port()
+    with pytest.raises(CatalogEngineError, match=f"nothing answers at 127.0.0.1:{port}.*--ray-address"):
         score_catalog(example_catalog_path(), store=store, advisor=advisor, engine="ray",
-                      ray_address=f"127.0.0.1:{free_port}")
+                      ray_address=f"127.0.0.1:{port}")
 
 
 def test_bad_options_are_refused_before_any_work(tmp_path, store, advisor):

@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from advisor.ray_cluster import unreachable_reason
+from testsupport import free_port
 
 
 @pytest.mark.parametrize("address", [None, "auto", "local", " AUTO "])
@@ -19,9 +20,10 @@ def test_an_address_without_a_port_says_how_to_write_one(address):
 
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
-def test_an_address_where_nothing_listens_names_host_and_port(free_port, scheme):
-    reason = unreachable_reason(f"{scheme}127.0.0.1:{free_port}")
-    assert reason.startswith(f"nothing answers at 127.0.0.1:{free_port} (") and "--ray-address" in reason
+def test_an_address_where_nothing_listens_names_host_and_port(scheme):
+    port = free_port()
+    reason = unreachable_reason(f"{scheme}127.0.0.1:{port}")
+    assert reason.startswith(f"nothing answers at 127.0.0.1:{port} (") and "--ray-address" in reason
 
 
 def test_an_unknown_host_is_named():

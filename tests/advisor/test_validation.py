@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from testsupport import write_pairs_csv
+from testsupport import free_port, write_pairs_csv
 from real_model_tasks import ticket_routing_pairs
 
 from advisor import validation
@@ -410,12 +410,13 @@ def test_asking_ray_for_more_gpus_than_the_cluster_has_is_a_clear_error(tiny_dir
                  ladder=(1 / 4, 1 / 2), engine="ray", gpus_per_task=2.0)
 
 
-def test_a_ray_address_where_nothing_answers_is_a_clear_error_not_a_wait(tiny_dir, free_port):
+def test_a_ray_address_where_nothing_answers_is_a_clear_error_not_a_wait(tiny_dir):
     pytest.importorskip("ray")
+    port = free_port()
     rec = _recommendation(_forecast("a", 0.6, 1))
-    with pytest.raises(ValidationError, match=f"cannot connect to Ray: nothing answers at 127.0.0.1:{free_port}"):
+    with pytest.raises(ValidationError, match=f"cannot connect to Ray: nothing answers at 127.0.0.1:{port}"):
         validate(ticket_routing_pairs(200), rec, {"a": tiny_dir}, config=QLoRAConfig.plain_lora(eval_size=10),
-                 ladder=(1 / 4, 1 / 2), engine="ray", ray_address=f"127.0.0.1:{free_port}")
+                 ladder=(1 / 4, 1 / 2), engine="ray", ray_address=f"127.0.0.1:{port}")
 
 
 @pytest.mark.parametrize("name", ["advisor.validation", "advisor.model_sources", "advisor.probes", "advisor.rungs",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from advisor.cli import main
+from testsupport import free_port
 from training_runs.serve.random_adapters import write_peft_adapters
 from training_runs.serve.server import ServeOptions
 from training_runs.serve.vllm_engine import vllm_command
@@ -22,12 +22,6 @@ from training_runs.tiny_model import write_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cli-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def advisor(capsys, *args: str) -> tuple[int, str, str]:
