@@ -30,7 +30,11 @@ class RungSpec:
     Hugging Face id in the local cache), trained ``config.max_steps`` steps on ``train_pairs`` (empty: the
     zero-shot rung), measured on ``eval_pairs`` with ``metric``. ``max_new_tokens`` caps greedy decoding
     (None: the longest training completion, as the runner does). ``measure_loss=False`` skips the held-out
-    loss (the zero-shot probe needs the score only)."""
+    loss (the zero-shot probe needs the score only). ``chat_template``: wrap each evaluation prompt as one user
+    turn of the model's chat template (an instruction-tuned model's own format; models without a template
+    read the plain prompt), which is how such a model is used zero-shot. ``answer_room``: extra new tokens
+    beyond the longest completion, so a model that answers in a sentence ("The answer is 42.") is not cut
+    off before its answer."""
 
     base_model: str
     source: str
@@ -42,6 +46,8 @@ class RungSpec:
     config: Any
     max_new_tokens: int | None = None
     measure_loss: bool = True
+    chat_template: bool = False
+    answer_room: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,11 @@ def measure_rung(spec: RungSpec) -> RungMeasurement:
         tokenizer = loaded.tokenizer
         max_length = min(config.max_seq_length, loaded.context_length or config.max_seq_length)
         max_new_tokens = spec.max_new_tokens or _longest_completion(spec.train_pairs or spec.eval_pairs, tokenizer)
-        max_new_tokens = max(1, min(max_new_tokens, config.max_new_tokens, max_length - 1))
-        eval_prompts, n_cut = tokenize_prompts([p for p, _ in spec.eval_pairs], tokenizer,
-                                               max_length - max_new_tokens, config.truncation)
+        max_new_tokens = max(1, min(max_new_tokens + max(0, spec.answer_room), config.max_new_tokens, max_length - 1))
+        prompts = [p for p, _ in spec.eval_pairs]
+        if spec.chat_template:
+            prompts = [as_chat_prompt(tokenizer, p) for p in prompts]
+        eval_prompts, n_cut = tokenize_prompts(prompts, tokenizer, max_length - max_new_tokens, config.truncation)
         references = [c for _, c in spec.eval_pairs]
         eval_sequences = None
         if spec.measure_loss:
@@ -176,6 +184,21 @@ def held_out_loss(model: Any, sequences: Any, pad_id: int, autocast: Any = None)
     if n_tokens == 0:
         raise ValueError("the held-out examples have no completion tokens to measure a loss on")
     return total / n_tokens
+
+
+def as_chat_prompt(tokenizer: Any, prompt: str) -> str:
+    """``prompt`` as one user turn of the tokenizer's chat template, ready for the assistant's answer; the
+    plain prompt when the tokenizer has no template.
+
+    Example:
+        >>> class NoTemplate: chat_template = None
+        >>> as_chat_prompt(NoTemplate(), "2+2=")
+        '2+2='
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        return prompt
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
 
 
 def with_lora_targets(config: Any, source: str, name: str) -> Any:
